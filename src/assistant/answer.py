@@ -1,0 +1,76 @@
+"""Hits -> an Answer: the answer sentence, the citations, and whether to abstain."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assistant.store import StoredIndex
+from assistant.types import Answer, AnswerSpan, Citation, Hit
+
+SENTENCE_CANDIDATES = 3  # the answer sentence is chosen within this many best passages
+_SHORT_SENTENCE_WORDS = 4
+
+MESSAGES = {
+    "abstain": {
+        "fr": "Les documents ne permettent pas de répondre à cette question. Voici les passages les plus proches.",
+        "en": "The documents do not answer this question. Here are the closest passages.",
+    },
+    "answer": {
+        "fr": "Réponse tirée de {n} passage(s) des documents.",
+        "en": "Answer drawn from {n} passage(s) of the documents.",
+    },
+    "empty": {
+        "fr": "L'index ne contient aucun document.",
+        "en": "The index holds no documents.",
+    },
+}
+
+
+def message(kind: str, language: str, **values: object) -> str:
+    texts = MESSAGES[kind]
+    return texts.get(language, texts["en"]).format(**values)
+
+
+def citations_for(store: StoredIndex, hits: list[Hit]) -> list[Citation]:
+    citations = []
+    for rank, hit in enumerate(hits, start=1):
+        p = hit.passage
+        doc = store.documents[p.doc_id]
+        citations.append(
+            Citation(
+                rank=rank,
+                document_id=doc.id,
+                title=doc.title,
+                source=doc.source,
+                language=p.language,
+                text=p.text,
+                start=p.start,
+                end=p.end,
+                score=round(hit.score, 4),
+            )
+        )
+    return citations
+
+
+def answer_sentence(store: StoredIndex, hits: list[Hit], query_vector: np.ndarray) -> AnswerSpan | None:
+    """The sentence of the best passages that is closest to the question.
+
+    A sentence's score is its own similarity plus half its passage's, so a sentence
+    that matches well inside a passage that matches well wins; headings and other
+    fragments of a few words are discounted.
+    """
+    best: tuple[float, int, int, int] | None = None
+    for index, hit in enumerate(hits[:SENTENCE_CANDIDATES]):
+        sims = store.sentence_vectors_of(hit.row) @ query_vector
+        text = store.documents[hit.passage.doc_id].text
+        for sentence, sim in zip(hit.passage.sentences, sims, strict=True):
+            score = float(sim) + 0.5 * hit.score
+            if len(text[sentence.start : sentence.end].split()) < _SHORT_SENTENCE_WORDS:
+                score -= 0.05
+            if best is None or score > best[0]:
+                best = (score, index, sentence.start, sentence.end)
+    if best is None:
+        return None
+    _, index, start, end = best
+    text = store.documents[hits[index].passage.doc_id].text
+    return AnswerSpan(text=text[start:end], citation=index, start=start, end=end)

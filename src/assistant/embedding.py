@@ -1,0 +1,112 @@
+"""Text -> vectors. The `Embedder` interface and its sentence-transformers implementation."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from assistant.config import DEFAULT_MODEL, Settings
+from assistant.errors import ModelError
+from assistant.provision import provision_default_model
+
+log = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """What the index and the search need from a model: unit vectors for queries and passages."""
+
+    identity: str
+    dimension: int
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray: ...
+
+
+def _quiet_transformers() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model; E5-style prompts are used when the model declares them."""
+
+    def __init__(self, path_or_name: str, identity: str) -> None:
+        _quiet_transformers()
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self.model = SentenceTransformer(path_or_name, device="cpu")
+        except Exception as exc:  # noqa: BLE001 - any loader failure is reported the same way
+            raise ModelError(
+                f"cannot load the embedding model {path_or_name!r}: {exc}. "
+                "Set ASSISTANT_MODEL to 'default' or to a local sentence-transformers directory."
+            ) from exc
+        self.identity = identity
+        dim = self.model.get_embedding_dimension()
+        if not dim:
+            raise ModelError(f"the model {path_or_name!r} does not say its embedding dimension")
+        self.dimension = int(dim)
+        prompts = self.model.prompts or {}
+        self._query_prompt = "query" if "query" in prompts else None
+        self._passage_prompt = "passage" if "passage" in prompts else None
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str], prompt: str | None, batch_size: int, progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:  # torch modules are not re-entrant across threads for our use
+            vectors = self.model.encode(
+                texts,
+                prompt_name=prompt,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prompt, 32, False)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self._passage_prompt, batch_size, progress)
+
+
+def _directory_identity(path: Path) -> str:
+    """Name plus a digest of the model's configuration and weights' sizes: another model, another id."""
+    h = hashlib.sha256()
+    checksums = path / "checksums.json"
+    if checksums.is_file():
+        h.update(checksums.read_bytes())
+    else:
+        for item in sorted(path.rglob("*")):
+            if item.is_file():
+                h.update(item.relative_to(path).as_posix().encode())
+                h.update(str(item.stat().st_size).encode())
+                if item.suffix == ".json":
+                    h.update(item.read_bytes())
+    return f"{path.name}@{h.hexdigest()[:16]}"
+
+
+def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """The configured model: the offline default, a local directory, or a hub name."""
+    if settings.model == DEFAULT_MODEL:
+        path = provision_default_model(settings.model_cache)
+        return SentenceTransformerEmbedder(str(path), _directory_identity(path))
+    local = Path(settings.model).expanduser()
+    if local.is_dir():
+        return SentenceTransformerEmbedder(str(local), _directory_identity(local))
+    return SentenceTransformerEmbedder(settings.model, settings.model)

@@ -1,0 +1,69 @@
+"""Language detection with langdetect, made deterministic, with a fallback for short text.
+
+langdetect is probabilistic; a fixed seed makes it repeatable. On a few words it is
+often wrong ("MEDEF ?" is not a language), so short or ambiguous text falls back on
+cues of French and English (function words, accents), then on a default.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from langdetect import DetectorFactory, detect_langs
+from langdetect.lang_detect_exception import LangDetectException
+
+DetectorFactory.seed = 0
+_LOCK = threading.Lock()  # langdetect's factory is global state
+
+UNDETERMINED = "und"
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+_FRENCH = frozenset(
+    "le la les un une des du de au aux et est sont qui que quoi quel quelle quels quelles "
+    "combien comment pourquoi où dans sur pour par avec sans ce cette ces son sa ses leur "
+    "leurs nous vous ils elles il elle pas ne plus a ont été être fait faire entre chez "
+    "qu'est l d qu".split()
+)
+_ENGLISH = frozenset(
+    "the a an and is are was were who what which when where why how many much of in on "
+    "for by with without this that these those its their we you they he she it not do "
+    "does did has have had been be between from".split()
+)
+_FRENCH_CHARS = re.compile(r"[éèêàâçîïôûùœ«»]", re.IGNORECASE)
+MIN_RELIABLE_LETTERS = 40
+
+
+def _cues(text: str) -> tuple[int, int]:
+    words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    fr = sum(1 for w in words if w in _FRENCH or w.split("'")[0] in _FRENCH)
+    en = sum(1 for w in words if w in _ENGLISH)
+    fr += len(_FRENCH_CHARS.findall(text))
+    return fr, en
+
+
+def detect_language(text: str, fallback: str = UNDETERMINED, prefer: tuple[str, ...] = ("fr", "en")) -> str:
+    """ISO 639-1 code of `text`'s language, or `fallback` when it cannot be told.
+
+    Long text is trusted to langdetect. Short text is decided between the `prefer`
+    languages by langdetect's probabilities and function-word cues, never raising.
+    """
+    letters = sum(ch.isalpha() for ch in text)
+    if letters == 0:
+        return fallback
+    try:
+        with _LOCK:
+            candidates = detect_langs(text)
+    except LangDetectException:
+        candidates = []
+    probs = {c.lang: c.prob for c in candidates}
+    best = max(probs, key=lambda k: probs[k]) if probs else None
+    if best is not None and letters >= MIN_RELIABLE_LETTERS and probs[best] >= 0.8:
+        return best
+    fr, en = _cues(text)
+    scores = {"fr": fr + 2 * probs.get("fr", 0.0), "en": en + 2 * probs.get("en", 0.0)}
+    pick = max(prefer, key=lambda lang: scores.get(lang, 0.0))
+    if scores.get(pick, 0.0) >= 1.0:
+        return pick
+    if best is not None and probs[best] >= 0.9 and letters >= 12:
+        return best
+    return fallback

@@ -1,0 +1,132 @@
+"""The Assistant: the one facade that the CLI and the HTTP API both call."""
+
+from __future__ import annotations
+
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass
+
+from assistant.answer import answer_sentence, citations_for, message
+from assistant.config import Settings
+from assistant.embedding import Embedder, load_embedder
+from assistant.errors import BadQuestion, IndexMissing
+from assistant.indexer import BuildReport, build_index
+from assistant.language import detect_language
+from assistant.search import dense_search
+from assistant.store import StoredIndex, current_version, load_version
+from assistant.types import Answer, Document
+
+FOLLOW_UP_TURNS = 2  # previous questions that give context to a follow-up
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A previous exchange of the conversation."""
+
+    question: str
+    answer: str | None = None
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """The question without control characters and surrounding space; BadQuestion if unusable."""
+    if not isinstance(question, str):
+        raise BadQuestion("the question must be text")
+    cleaned = "".join(
+        ch if not unicodedata.category(ch).startswith("C") or ch in "\n\t" else " " for ch in question
+    ).strip()
+    if not cleaned:
+        raise BadQuestion("the question is empty: ask something about the documents")
+    if len(cleaned) > max_chars:
+        raise BadQuestion(f"the question is {len(cleaned)} characters long; the limit is {max_chars}")
+    return cleaned
+
+
+class Assistant:
+    """Answers questions from an index version, and builds new versions.
+
+    The model is loaded on first use (or given). The index is reloaded when another
+    version becomes current, so a running service follows rebuilds; each answer is
+    computed on one version from start to end.
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._store: StoredIndex | None = None
+        self._model_lock = threading.Lock()
+        self._store_lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            with self._model_lock:
+                if self._embedder is None:
+                    self._embedder = load_embedder(self.settings)
+        return self._embedder
+
+    def build(self, progress: bool = False) -> BuildReport:
+        """Build a new index version from the corpus and start serving it."""
+        report = build_index(self.settings, self.embedder, self.settings.corpus, self.settings.index, progress)
+        self.store()
+        return report
+
+    def has_index(self) -> bool:
+        return current_version(self.settings.index) is not None
+
+    def store(self) -> StoredIndex:
+        """The current index version, reloaded if a newer one was switched to."""
+        version = current_version(self.settings.index)
+        if version is None:
+            raise IndexMissing(
+                f"no index in {self.settings.index}/ — run `assistant index` to build it from {self.settings.corpus}/"
+            )
+        store = self._store
+        if store is None or store.version != version:
+            identity = self.embedder.identity  # load the model outside the store lock
+            with self._store_lock:
+                store = self._store
+                if store is None or store.version != version:
+                    store = load_version(self.settings.index, identity)
+                    self._store = store
+        return store
+
+    def answer(self, question: str, top_k: int | None = None, history: list[Turn] | None = None) -> Answer:
+        """Cited passages for `question`, the sentence that answers it, or an abstention."""
+        began = time.perf_counter()
+        question = clean_question(question, self.settings.max_question_chars)
+        k = top_k if top_k is not None else self.settings.top_k
+        if not 1 <= k <= 20:
+            raise BadQuestion("top_k must be between 1 and 20")
+        store = self.store()
+        language = detect_language(question, fallback=self.settings.default_language)
+        query = question
+        if history:
+            previous = [t.question for t in history[-FOLLOW_UP_TURNS:] if t.question.strip()]
+            query = " ".join([*previous, question])
+        vector = self.embedder.encode_queries([query])[0]
+        hits = dense_search(store, vector, k)
+        if not hits:
+            return Answer(question, language, None, True, message("empty", language), [], store.version,
+                          _ms(began))
+        citations = citations_for(store, hits)
+        abstained = hits[0].score < self.settings.abstain_below
+        span = None if abstained else answer_sentence(store, hits, vector)
+        text = message("abstain", language) if abstained else message("answer", language, n=len(citations))
+        return Answer(question, language, span, abstained, text, citations, store.version, _ms(began))
+
+    def documents(self) -> list[tuple[Document, int]]:
+        """Indexed documents with their passage counts."""
+        store = self.store()
+        counts: dict[str, int] = {}
+        for p in store.passages:
+            counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
+        return [(d, counts.get(d.id, 0)) for d in store.documents.values()]
+
+    def document(self, document_id: str) -> Document | None:
+        """An indexed document by id; None for anything else (no file system access)."""
+        return self.store().documents.get(document_id)
+
+
+def _ms(began: float) -> float:
+    return round((time.perf_counter() - began) * 1000, 2)

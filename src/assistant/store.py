@@ -1,0 +1,262 @@
+"""The index on disk: FAISS vectors, a passage table in JSON lines, and a manifest.
+
+Layout of the index folder::
+
+    CURRENT                  name of the version being served (replaced atomically)
+    versions/<version>/
+        manifest.json        model identity and dimension, chunking, corpus fingerprint,
+                             counts, build time, format version, checksums of the files
+        vectors.faiss        inner-product index over unit passage vectors (ids = rows)
+        passages.jsonl       one passage per line, row order, with offsets and sentences
+        documents.jsonl      the documents' text and metadata
+        sentences.npy        unit vectors of every passage sentence (for answer sentences)
+
+A version is written completely in a staging folder, synced, then renamed into
+place; only then does CURRENT switch to it. A reader therefore sees a whole version
+or the previous one, never a mixture. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from assistant.errors import IndexMismatch, IndexMissing
+from assistant.types import Document, Passage, Sentence
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+VERSIONS = "versions"
+KEEP_VERSIONS = 2
+FILES = ("vectors.faiss", "passages.jsonl", "documents.jsonl", "sentences.npy")
+
+
+def _fix(index_dir: Path) -> str:
+    return f"run `assistant index --index {index_dir}` to build it again"
+
+
+@dataclass
+class StoredIndex:
+    """A loaded index version: everything a question needs, read-only."""
+
+    path: Path
+    manifest: dict[str, Any]
+    vectors: faiss.Index
+    passages: list[Passage]
+    documents: dict[str, Document]
+    sentence_vectors: np.ndarray
+    sentence_rows: list[int]  # first row in sentence_vectors of each passage's sentences
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["index_version"])
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Rows and inner products of the `k` nearest passages to the unit vector `query`."""
+        k = min(k, len(self.passages))
+        if k <= 0:
+            return []
+        scores, ids = self.vectors.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def sentence_vectors_of(self, row: int) -> np.ndarray:
+        first = self.sentence_rows[row]
+        return np.asarray(self.sentence_vectors[first : first + len(self.passages[row].sentences)])
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _passage_record(row: int, p: Passage, first_sentence_row: int) -> dict[str, Any]:
+    return {
+        "row": row,
+        "doc_id": p.doc_id,
+        "ordinal": p.ordinal,
+        "start": p.start,
+        "end": p.end,
+        "language": p.language,
+        "sentences": [[s.start, s.end] for s in p.sentences],
+        "sentence_row": first_sentence_row,
+    }
+
+
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def save_version(
+    index_dir: Path,
+    passages: list[Passage],
+    vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    documents: list[Document],
+    manifest: dict[str, Any],
+) -> str:
+    """Write a complete new version and make it current atomically; returns its name."""
+    n_sentences = sum(len(p.sentences) for p in passages)
+    if vectors.shape[0] != len(passages) or sentence_vectors.shape[0] != n_sentences:
+        raise ValueError("vector counts do not match the passages")
+    versions = index_dir / VERSIONS
+    versions.mkdir(parents=True, exist_ok=True)
+    version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
+    staging = versions / f".staging-{version}"
+    staging.mkdir()
+    try:
+        flat = faiss.IndexFlatIP(int(manifest["model"]["dimension"]))
+        index = faiss.IndexIDMap2(flat)
+        if len(passages):
+            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(passages), dtype=np.int64))
+        faiss.write_index(index, str(staging / "vectors.faiss"))
+        records, first = [], 0
+        for row, p in enumerate(passages):
+            records.append(_passage_record(row, p, first))
+            first += len(p.sentences)
+        _write_jsonl(staging / "passages.jsonl", records)
+        _write_jsonl(
+            staging / "documents.jsonl",
+            [
+                {"id": d.id, "title": d.title, "language": d.language, "source": d.source, "sha256": d.sha256, "text": d.text}
+                for d in documents
+            ],
+        )
+        with (staging / "sentences.npy").open("wb") as f:
+            np.save(f, np.ascontiguousarray(sentence_vectors, dtype=np.float32), allow_pickle=False)
+        full = dict(manifest)
+        full.update(
+            format_version=FORMAT_VERSION,
+            index_version=version,
+            passage_count=len(passages),
+            document_count=len(documents),
+            sentence_count=n_sentences,
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            files={name: _sha256(staging / name) for name in FILES},
+        )
+        (staging / "manifest.json").write_text(json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8")
+        for name in (*FILES, "manifest.json"):
+            _fsync_file(staging / name)
+        _fsync_dir(staging)
+        final = versions / version
+        os.replace(staging, final)
+        _fsync_dir(versions)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    pointer = index_dir / f".{CURRENT}.{version}.tmp"
+    pointer.write_text(version + "\n", encoding="utf-8")
+    _fsync_file(pointer)
+    os.replace(pointer, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+    _clean_old_versions(index_dir, keep=version)
+    return version
+
+
+def _clean_old_versions(index_dir: Path, keep: str) -> None:
+    versions = index_dir / VERSIONS
+    complete = sorted(p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for old in [p for p in complete if p.name != keep][: max(0, len(complete) - KEEP_VERSIONS)]:
+        shutil.rmtree(old, ignore_errors=True)
+    for staging in versions.glob(".staging-*"):
+        if staging.stat().st_mtime < time.time() - 3600:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def current_version(index_dir: Path) -> str | None:
+    """Name of the version CURRENT points to, or None when there is no index."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return name or None
+
+
+def load_version(index_dir: Path, model_identity: str | None = None) -> StoredIndex:
+    """Load the current version, checking it whole before use.
+
+    Raises IndexMissing when there is none, IndexMismatch when it was built with
+    another model or format, or when any file is damaged.
+    """
+    version = current_version(index_dir)
+    if version is None:
+        raise IndexMissing(f"no index in {index_dir}/ — run `assistant index --index {index_dir}` first")
+    path = index_dir / VERSIONS / version
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexMismatch(f"the index in {index_dir}/ is damaged (manifest: {exc}); {_fix(index_dir)}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatch(f"the index in {index_dir}/ has another format version; {_fix(index_dir)}")
+    built_with = manifest.get("model", {}).get("identity")
+    if model_identity is not None and built_with != model_identity:
+        raise IndexMismatch(
+            f"the index in {index_dir}/ was built with the model {built_with!r}, "
+            f"but the configured model is {model_identity!r}; {_fix(index_dir)}"
+        )
+    for name, digest in manifest.get("files", {}).items():
+        file = path / name
+        if not file.is_file() or _sha256(file) != digest:
+            raise IndexMismatch(f"the index file {file} is missing or damaged; {_fix(index_dir)}")
+    if set(manifest.get("files", {})) != set(FILES):
+        raise IndexMismatch(f"the index in {index_dir}/ lacks files; {_fix(index_dir)}")
+    try:
+        vectors = faiss.read_index(str(path / "vectors.faiss"))
+        sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
+        documents = {}
+        with (path / "documents.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                d = json.loads(line)
+                documents[d["id"]] = Document(d["id"], d["title"], d["language"], d["source"], d["text"], d["sha256"])
+        passages, sentence_rows = [], []
+        with (path / "passages.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                r = json.loads(line)
+                text = documents[r["doc_id"]].text
+                passages.append(
+                    Passage(
+                        doc_id=r["doc_id"],
+                        ordinal=r["ordinal"],
+                        start=r["start"],
+                        end=r["end"],
+                        text=text[r["start"] : r["end"]],
+                        language=r["language"],
+                        sentences=tuple(Sentence(s, e) for s, e in r["sentences"]),
+                    )
+                )
+                sentence_rows.append(r["sentence_row"])
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise IndexMismatch(f"the index in {index_dir}/ cannot be read ({exc}); {_fix(index_dir)}") from exc
+    counts = (vectors.ntotal, len(passages), manifest.get("passage_count"))
+    if len(set(counts)) != 1 or vectors.d != manifest["model"]["dimension"]:
+        raise IndexMismatch(f"the index in {index_dir}/ is inconsistent (counts {counts}); {_fix(index_dir)}")
+    if sentence_vectors.shape[0] != manifest.get("sentence_count"):
+        raise IndexMismatch(f"the index in {index_dir}/ is inconsistent (sentences); {_fix(index_dir)}")
+    return StoredIndex(path, manifest, vectors, passages, documents, sentence_vectors, sentence_rows)

