@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import sys
@@ -14,7 +13,7 @@ from pydantic import ValidationError
 
 from assistant.config import Settings
 from assistant.errors import AssistantError, BadQuestion
-from assistant.service import Assistant
+from assistant.service import Assistant, answer_to_dict
 from assistant.types import Answer
 
 app = typer.Typer(
@@ -38,20 +37,6 @@ def _settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
         _fail(f"invalid settings ({problems}); check the ASSISTANT_* environment variables")
-
-
-def answer_to_dict(answer: Answer) -> dict[str, Any]:
-    """The JSON shape shared by `ask --json` and `POST /api/answer`."""
-    return {
-        "question": answer.question,
-        "language": answer.language,
-        "answer": dataclasses.asdict(answer.answer) if answer.answer else None,
-        "abstained": answer.abstained,
-        "message": answer.message,
-        "citations": [dataclasses.asdict(c) for c in answer.citations],
-        "index_version": answer.index_version,
-        "took_ms": answer.took_ms,
-    }
 
 
 def _print_answer(answer: Answer) -> None:
@@ -104,6 +89,36 @@ def ask(
         typer.echo(json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2))
     else:
         _print_answer(answer)
+
+
+@app.command()
+def serve(
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [env ASSISTANT_HOST; default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env ASSISTANT_PORT; default 8000]")] = None,
+) -> None:
+    """Serve the chat page and the HTTP API; builds the index first if there is none."""
+    import uvicorn
+
+    from assistant.api import create_app
+
+    settings = _settings(corpus=corpus, index=index, host=host, port=port)
+    assistant = Assistant(settings)
+    try:
+        if not assistant.has_index():
+            if not settings.corpus.is_dir():
+                _fail(f"no index in {settings.index}/ and no corpus folder {settings.corpus}/ to build it from")
+            typer.echo(f"no index yet: building it from {settings.corpus}/ ...")
+            report = assistant.build(progress=sys.stderr.isatty())
+            typer.echo(f"indexed {report.documents} documents, {report.passages} passages")
+        assistant.store()
+        assistant.embedder.encode_queries(["warm-up"])
+    except AssistantError as exc:
+        _fail(str(exc))
+    shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
+    typer.secho(f"assistant ready: open http://{shown}:{settings.port}/  (API docs at /docs; Ctrl+C to stop)", bold=True)
+    uvicorn.run(create_app(settings, assistant), host=settings.host, port=settings.port, log_level="warning")
 
 
 def main() -> None:

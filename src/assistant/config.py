@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,9 +43,13 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
 
     @model_validator(mode="after")
-    def _check_passage_sizes(self) -> Settings:
+    def _check(self) -> Settings:
         if self.passage_min_words > self.passage_max_words:
             raise ValueError("passage_min_words must not exceed passage_max_words")
+        known = {f"ASSISTANT_{name.upper()}" for name in type(self).model_fields}
+        unknown = sorted(k for k in os.environ if k.upper().startswith("ASSISTANT_") and k.upper() not in known)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return self
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -86,11 +87,12 @@ class SentenceTransformerEmbedder:
 
 
 def _directory_identity(path: Path) -> str:
-    """Name plus a digest of the model's configuration and weights' sizes: another model, another id."""
+    """Name plus a digest of the model's files: another model (or other weights), another id."""
     h = hashlib.sha256()
     checksums = path / "checksums.json"
     if checksums.is_file():
-        h.update(checksums.read_bytes())
+        recorded = json.loads(checksums.read_text(encoding="utf-8"))
+        h.update(json.dumps(recorded.get("files"), sort_keys=True).encode())
     else:
         for item in sorted(path.rglob("*")):
             if item.is_file():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from assistant.answer import answer_sentence, citations_for, message
 from assistant.config import Settings
@@ -118,15 +120,29 @@ class Assistant:
     def documents(self) -> list[tuple[Document, int]]:
         """Indexed documents with their passage counts."""
         store = self.store()
-        counts: dict[str, int] = {}
-        for p in store.passages:
-            counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
-        return [(d, counts.get(d.id, 0)) for d in store.documents.values()]
+        counts = store.passage_counts
+        return [(d, counts[d.id]) for d in store.documents.values()]
 
-    def document(self, document_id: str) -> Document | None:
-        """An indexed document by id; None for anything else (no file system access)."""
-        return self.store().documents.get(document_id)
+    def document(self, document_id: str) -> tuple[Document, int] | None:
+        """An indexed document by id and its passage count; None for anything else (no file system access)."""
+        store = self.store()
+        doc = store.documents.get(document_id)
+        return None if doc is None else (doc, store.passage_counts[doc.id])
 
 
 def _ms(began: float) -> float:
     return round((time.perf_counter() - began) * 1000, 2)
+
+
+def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    """The JSON shape shared by `ask --json` and `POST /api/answer`."""
+    return {
+        "question": answer.question,
+        "language": answer.language,
+        "answer": dataclasses.asdict(answer.answer) if answer.answer else None,
+        "abstained": answer.abstained,
+        "message": answer.message,
+        "citations": [dataclasses.asdict(c) for c in answer.citations],
+        "index_version": answer.index_version,
+        "took_ms": answer.took_ms,
+    }

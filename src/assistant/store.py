@@ -58,6 +58,13 @@ class StoredIndex:
     sentence_rows: list[int]  # first row in sentence_vectors of each passage's sentences
 
     @property
+    def passage_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(self.documents, 0)
+        for p in self.passages:
+            counts[p.doc_id] += 1
+        return counts
+
+    @property
     def version(self) -> str:
         return str(self.manifest["index_version"])
 

@@ -1,0 +1,37 @@
+# Two commands from a fresh clone:  make run   |   make test
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Install, build the index of corpus/ if there is none, and serve the chat page and API.
+run: install
+	$(BIN)/assistant serve
+
+## Install (Chromium included, for the browser tests) and run the test suite.
+test: install
+	bash scripts/install-chromium.sh
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+
+bench: install
+	$(BIN)/python bench/foundation.py
+
+clean:
+	rm -rf $(VENV) index

@@ -1,0 +1,109 @@
+"""App factory: the Assistant loads once in the lifespan and reaches routes through app.state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from assistant import __version__
+from assistant.config import Settings
+from assistant.errors import AssistantError, BadQuestion, IndexMismatch, IndexMissing, ModelError
+from assistant.service import Assistant
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def web_dir() -> Path:
+    """The chat page: bundled in the wheel, or web/ of a source checkout."""
+    packaged = Path(__file__).resolve().parents[1] / "web"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[3] / "web"
+
+
+def get_assistant(request: Request) -> Assistant:
+    return request.app.state.assistant  # type: ignore[no-any-return]
+
+
+AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not request.url.path.startswith(("/docs", "/redoc")):
+            response.headers.setdefault("Content-Security-Policy", CSP)
+        return response
+
+
+def _readable(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            parts.append(f"malformed JSON in the request body ({error.get('ctx', {}).get('error', 'cannot be parsed')})")
+            continue
+        where = ".".join(str(x) for x in error.get("loc", ()) if x != "body") or "request body"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
+    """The ASGI app. `assistant` may be given (tests); otherwise one is made and its model loaded at start."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = assistant or Assistant(settings)
+        service.embedder.encode_queries(["warm-up"])  # load and warm the model before the first request
+        try:
+            service.store()
+        except AssistantError as exc:  # no usable index: answer 503 with the fix until one is built
+            log.warning("%s", exc)
+        app.state.assistant = service
+        yield
+
+    app = FastAPI(
+        title="assistant",
+        version=__version__,
+        summary="Answers questions about French and English documents with exact citations.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _readable(exc)}, status_code=422)
+
+    @app.exception_handler(BadQuestion)
+    async def bad_question(request: Request, exc: BadQuestion) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(IndexMissing)
+    @app.exception_handler(IndexMismatch)
+    @app.exception_handler(ModelError)
+    async def unavailable(request: Request, exc: AssistantError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    from assistant.api.routes import router
+
+    app.include_router(router)
+    static = web_dir()
+    if static.is_dir():
+        app.mount("/", StaticFiles(directory=static, html=True), name="web")
+    return app

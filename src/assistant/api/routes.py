@@ -1,0 +1,60 @@
+"""Routes: thin translations between HTTP and the Assistant."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from assistant.api.app import AssistantDep
+from assistant.api.schemas import (
+    AnswerRequest,
+    AnswerResponse,
+    DocumentOut,
+    DocumentSummary,
+    ErrorOut,
+    Health,
+)
+from assistant.errors import AssistantError
+from assistant.service import Turn, answer_to_dict
+
+router = APIRouter(prefix="/api")
+ERRORS = {422: {"model": ErrorOut}, 503: {"model": ErrorOut, "description": "No usable index"}}
+
+
+# Plain `def` routes run in FastAPI's threadpool: encoding never blocks the event loop.
+@router.post("/answer", response_model=AnswerResponse, responses=ERRORS)
+def answer(body: AnswerRequest, assistant: AssistantDep) -> dict[str, object]:
+    """Cited passages answering `question`, the sentence that answers it, or an abstention."""
+    history = [Turn(t.question, t.answer) for t in body.history]
+    return answer_to_dict(assistant.answer(body.question, top_k=body.top_k, history=history))
+
+
+@router.get("/documents", response_model=list[DocumentSummary], responses={503: {"model": ErrorOut}})
+def documents(assistant: AssistantDep) -> list[DocumentSummary]:
+    """The indexed documents."""
+    return [
+        DocumentSummary(id=d.id, title=d.title, language=d.language, source=d.source, passages=n)
+        for d, n in assistant.documents()
+    ]
+
+
+@router.get("/documents/{document_id}", response_model=DocumentOut, responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}})
+def document(document_id: str, assistant: AssistantDep) -> DocumentOut:
+    """One indexed document, whole, for the source viewer. Only ids of the index are served."""
+    found = assistant.document(document_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no indexed document has the id {document_id!r}")
+    d, n = found
+    return DocumentOut(id=d.id, title=d.title, language=d.language, source=d.source, passages=n, sha256=d.sha256, text=d.text)
+
+
+@router.get("/health", response_model=Health)
+def health(assistant: AssistantDep) -> Health:
+    """Whether the service can answer, and from which index."""
+    model = assistant.embedder.identity
+    try:
+        store = assistant.store()
+    except AssistantError:
+        return Health(status="no_index", model=model, index_version=None, documents=0, passages=0)
+    return Health(
+        status="ok", model=model, index_version=store.version, documents=len(store.documents), passages=len(store.passages)
+    )

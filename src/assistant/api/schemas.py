@@ -1,0 +1,91 @@
+"""HTTP request and response models, separate from the internal dataclasses."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_HISTORY_TURNS = 20
+MAX_TEXT_CHARS = 2000
+MAX_ANSWER_CHARS = 10_000
+
+
+class HistoryTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(max_length=MAX_TEXT_CHARS)
+    answer: str | None = Field(None, max_length=MAX_ANSWER_CHARS)
+
+
+class AnswerRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"question": "Combien de pays l'équipe du MEDEF a-t-elle visités ?", "top_k": 5}]
+        },
+    )
+
+    question: str = Field(description="The question, in French or English.", max_length=MAX_TEXT_CHARS)
+    top_k: int = Field(5, ge=1, le=20, description="How many passages to cite.")
+    history: list[HistoryTurn] = Field(
+        default_factory=list, max_length=MAX_HISTORY_TURNS, description="Earlier turns, oldest first, for follow-ups."
+    )
+
+
+class AnswerSpanOut(BaseModel):
+    text: str = Field(description="The sentence that best answers the question, quoted exactly.")
+    citation: int = Field(description="Index into `citations` of the passage it comes from.")
+    start: int = Field(description="Offset of the sentence in the document text.")
+    end: int
+
+
+class CitationOut(BaseModel):
+    rank: int
+    document_id: str
+    title: str
+    source: str
+    language: str
+    text: str = Field(description="The passage; equals the document text [start:end].")
+    start: int
+    end: int
+    score: float = Field(description="Cosine similarity between question and passage.")
+
+
+class AnswerResponse(BaseModel):
+    question: str
+    language: str = Field(description="Detected language of the question (ISO 639-1).")
+    answer: AnswerSpanOut | None
+    abstained: bool = Field(description="True when the documents do not answer the question.")
+    message: str = Field(description="A sentence for the reader, in the question's language.")
+    citations: list[CitationOut]
+    index_version: str
+    took_ms: float
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    title: str
+    language: str
+    source: str
+    passages: int
+
+
+class DocumentOut(BaseModel):
+    id: str
+    title: str
+    language: str
+    source: str
+    passages: int
+    sha256: str
+    text: str
+
+
+class Health(BaseModel):
+    status: str = Field(description="'ok', or 'no_index' when the index must be built.")
+    model: str
+    index_version: str | None
+    documents: int
+    passages: int
+
+
+class ErrorOut(BaseModel):
+    detail: str

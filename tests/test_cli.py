@@ -1,0 +1,78 @@
+"""The `assistant` command as a user runs it: a real process, the real model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300
+    )
+
+
+@pytest.mark.slow
+def test_ask_json_crosses_languages_both_ways(built: Settings) -> None:
+    env = {"ASSISTANT_INDEX": str(built.index), "ASSISTANT_MODEL_CACHE": str(built.model_cache)}
+    out = run("ask", "--json", "Combien de pays l'équipe du MEDEF a-t-elle visités ?", env=env)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["citations"][0]["language"] == "en" and "21 countries" in data["citations"][0]["text"]
+    assert set(data) >= {"question", "language", "answer", "abstained", "citations", "index_version", "took_ms"}
+
+    out = run("ask", "--json", "How many companies are in the French Tech Corporate Community?", env=env)
+    data = json.loads(out.stdout)
+    assert data["citations"][0]["language"] == "fr" and "90 entreprises" in data["citations"][0]["text"]
+
+    out = run("ask", "--top-k", "2", "Qui coordonne la French Tech Corporate Community ?", env=env)
+    assert out.returncode == 0 and "[1]" in out.stdout and "[3]" not in out.stdout
+
+
+def test_index_command_builds_and_reports(tmp_path: Path, model_cache: Path) -> None:
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "note.md").write_text("# Note\n\nThe meeting moved to Thursday because of the strike.\n", encoding="utf-8")
+    (corpus / "broken.txt").write_bytes(b"\xff\xfe\x00bad")
+    out = run("index", "--corpus", str(corpus), "--index", str(tmp_path / "idx"), env={"ASSISTANT_MODEL_CACHE": str(model_cache)})
+    assert out.returncode == 0, out.stderr
+    assert "indexed 1 documents" in out.stdout
+    assert "skipped broken.txt" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["ask", ""], "the question is empty"),
+        (["ask", "   "], "the question is empty"),
+        (["ask", "x" * 2001], "limit is 2000"),
+    ],
+)
+def test_bad_questions_fail_with_a_message(tmp_path: Path, args: list[str], needle: str) -> None:
+    out = run(*args, "--index", str(tmp_path))
+    assert out.returncode == 2 and needle in out.stderr and "Traceback" not in out.stderr
+
+
+def test_no_index_says_to_run_assistant_index(tmp_path: Path) -> None:
+    out = run("ask", "Où est le rapport ?", "--index", str(tmp_path / "none"))
+    assert out.returncode == 1 and "assistant index" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_invalid_settings_are_reported(tmp_path: Path) -> None:
+    out = run("ask", "hello", env={"ASSISTANT_TOP_K": "many"})
+    assert out.returncode == 1 and "top_k" in out.stderr and "Traceback" not in out.stderr
+    out = run("index", "--corpus", str(tmp_path / "missing"))
+    assert out.returncode == 1 and "does not exist" in out.stderr
+
+
+def test_unknown_settings_are_rejected_at_start_up() -> None:
+    out = run("ask", "hello", env={"ASSISTANT_TOPK": "3"})
+    assert out.returncode == 1 and "ASSISTANT_TOPK" in out.stderr and "ASSISTANT_TOP_K" in out.stderr

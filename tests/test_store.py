@@ -1,0 +1,77 @@
+"""The index on disk. Uses the tiny HashEmbedder: these tests are about storage, not retrieval."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.errors import IndexMismatch, IndexMissing
+from assistant.service import Assistant
+from assistant.store import CURRENT, VERSIONS, current_version, load_version
+
+from .conftest import CORPUS, HashEmbedder
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Settings:
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    return Settings(corpus=tmp_path / "corpus", index=tmp_path / "index")
+
+
+def test_round_trip_keeps_passages_offsets_and_counts(small: Settings) -> None:
+    report = Assistant(small, HashEmbedder()).build()
+    store = load_version(small.index, "hash-trigrams-64")
+    assert store.version == report.version == current_version(small.index)
+    assert store.vectors.ntotal == len(store.passages) == store.manifest["passage_count"] == report.passages
+    m = store.manifest
+    assert m["model"] == {"identity": "hash-trigrams-64", "dimension": 64, "normalized": True}
+    assert m["format_version"] == 1 and m["built_at"] and len(m["corpus_fingerprint"]) == 64
+    for p in store.passages:
+        assert store.documents[p.doc_id].text[p.start : p.end] == p.text
+    # nothing is pickled: every file is JSON, FAISS or .npy without objects
+    names = sorted(f.name for f in (small.index / VERSIONS / store.version).iterdir())
+    assert names == ["documents.jsonl", "manifest.json", "passages.jsonl", "sentences.npy", "vectors.faiss"]
+
+
+def test_loading_with_another_model_is_a_clear_error(small: Settings) -> None:
+    Assistant(small, HashEmbedder()).build()
+    with pytest.raises(IndexMismatch, match="built with the model 'hash-trigrams-64'.*assistant index"):
+        load_version(small.index, "multilingual-e5-small")
+
+
+def test_missing_index_says_how_to_build_it(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissing, match="assistant index"):
+        load_version(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("name", ["passages.jsonl", "vectors.faiss", "manifest.json", "sentences.npy"])
+def test_damaged_files_are_refused(small: Settings, name: str) -> None:
+    Assistant(small, HashEmbedder()).build()
+    path = small.index / VERSIONS / current_version(small.index) / name  # type: ignore[operator]
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexMismatch, match="assistant index"):
+        load_version(small.index, "hash-trigrams-64")
+
+
+def test_a_rebuild_switches_versions_and_keeps_few(small: Settings) -> None:
+    assistant = Assistant(small, HashEmbedder())
+    versions = [assistant.build().version for _ in range(4)]
+    assert current_version(small.index) == versions[-1]
+    kept = sorted(p.name for p in (small.index / VERSIONS).iterdir())
+    assert versions[-1] in kept and len(kept) <= 2
+    assert (small.index / CURRENT).read_text().strip() == versions[-1]
+    assert json.loads((small.index / VERSIONS / versions[-1] / "manifest.json").read_text())["index_version"] == versions[-1]
+
+
+def test_deleted_document_is_not_cited_after_rebuild(small: Settings) -> None:
+    assistant = Assistant(small, HashEmbedder())
+    assistant.build()
+    (small.corpus / "fr-french-tech-corporate-community.txt").unlink()
+    assistant.build()
+    answer = assistant.answer("French Tech Corporate Community 90 entreprises", top_k=20)
+    assert {c.document_id for c in answer.citations} == {"en-medef-digital-disruption-lab"}
