@@ -21,11 +21,12 @@ run: install
 	$(BIN)/assistant serve
 
 ## Install (Chromium included, for the browser tests) and run the test suite.
-test: install
+test: install lint
 	bash scripts/install-chromium.sh
 	$(BIN)/python -m pytest
 
 lint: install
+	# ruff and mypy: fast, and part of `make test`
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src

@@ -55,7 +55,9 @@ def embedder(model_cache: Path) -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder, model_cache: Path) -> Settings:
+def built(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder, model_cache: Path
+) -> Settings:
     """Settings of an index of the bundled corpus, built once with the real model."""
     base = tmp_path_factory.mktemp("bundled")
     corpus = base / "corpus"

@@ -45,7 +45,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Itera
     port = _free_port()
     env = {**os.environ, "ASSISTANT_MODEL_CACHE": str(model_cache)}
     cmd = [sys.executable, "-m", "assistant", "serve", "--corpus", str(base / "corpus"), "--index", str(base / "index")]
-    proc = subprocess.Popen([*cmd, "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
     try:
@@ -81,8 +83,15 @@ def browser() -> Iterator[object]:
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
         )
         yield b
         b.close()

@@ -40,9 +40,18 @@ def test_ask_json_crosses_languages_both_ways(built: Settings) -> None:
 def test_index_command_builds_and_reports(tmp_path: Path, model_cache: Path) -> None:
     corpus = tmp_path / "docs"
     corpus.mkdir()
-    (corpus / "note.md").write_text("# Note\n\nThe meeting moved to Thursday because of the strike.\n", encoding="utf-8")
+    (corpus / "note.md").write_text(
+        "# Note\n\nThe meeting moved to Thursday because of the strike.\n", encoding="utf-8"
+    )
     (corpus / "broken.txt").write_bytes(b"\xff\xfe\x00bad")
-    out = run("index", "--corpus", str(corpus), "--index", str(tmp_path / "idx"), env={"ASSISTANT_MODEL_CACHE": str(model_cache)})
+    out = run(
+        "index",
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(tmp_path / "idx"),
+        env={"ASSISTANT_MODEL_CACHE": str(model_cache)},
+    )
     assert out.returncode == 0, out.stderr
     assert "indexed 1 documents" in out.stdout
     assert "skipped broken.txt" in out.stderr

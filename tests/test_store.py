@@ -39,7 +39,7 @@ def test_round_trip_keeps_passages_offsets_and_counts(small: Settings) -> None:
 
 def test_loading_with_another_model_is_a_clear_error(small: Settings) -> None:
     Assistant(small, HashEmbedder()).build()
-    with pytest.raises(IndexMismatch, match="built with the model 'hash-trigrams-64'.*assistant index"):
+    with pytest.raises(IndexMismatch, match=r"built with the model 'hash-trigrams-64'.*assistant index"):
         load_version(small.index, "multilingual-e5-small")
 
 
@@ -65,7 +65,10 @@ def test_a_rebuild_switches_versions_and_keeps_few(small: Settings) -> None:
     kept = sorted(p.name for p in (small.index / VERSIONS).iterdir())
     assert versions[-1] in kept and len(kept) <= 2
     assert (small.index / CURRENT).read_text().strip() == versions[-1]
-    assert json.loads((small.index / VERSIONS / versions[-1] / "manifest.json").read_text())["index_version"] == versions[-1]
+    assert (
+        json.loads((small.index / VERSIONS / versions[-1] / "manifest.json").read_text())["index_version"]
+        == versions[-1]
+    )
 
 
 def test_deleted_document_is_not_cited_after_rebuild(small: Settings) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from assistant.store import StoredIndex
-from assistant.types import Answer, AnswerSpan, Citation, Hit
+from assistant.types import AnswerSpan, Citation, Hit
 
 SENTENCE_CANDIDATES = 3  # the answer sentence is chosen within this many best passages
 _SHORT_SENTENCE_WORDS = 4

@@ -22,7 +22,9 @@ app = typer.Typer(
     help="Ask questions about French and English documents; answers quote the documents with exact citations.",
 )
 
-CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help="Documents folder [env ASSISTANT_CORPUS; default corpus/]")]
+CorpusOpt = Annotated[
+    Path | None, typer.Option("--corpus", help="Documents folder [env ASSISTANT_CORPUS; default corpus/]")
+]
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder [env ASSISTANT_INDEX; default index/]")]
 
 
@@ -95,7 +97,9 @@ def ask(
 def serve(
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on [env ASSISTANT_HOST; default 127.0.0.1]")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [env ASSISTANT_HOST; default 127.0.0.1]")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port [env ASSISTANT_PORT; default 8000]")] = None,
 ) -> None:
     """Serve the chat page and the HTTP API; builds the index first if there is none."""
@@ -117,7 +121,9 @@ def serve(
     except AssistantError as exc:
         _fail(str(exc))
     shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
-    typer.secho(f"assistant ready: open http://{shown}:{settings.port}/  (API docs at /docs; Ctrl+C to stop)", bold=True)
+    typer.secho(
+        f"assistant ready: open http://{shown}:{settings.port}/  (API docs at /docs; Ctrl+C to stop)", bold=True
+    )
     uvicorn.run(create_app(settings, assistant), host=settings.host, port=settings.port, log_level="warning")
 
 

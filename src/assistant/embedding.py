@@ -50,7 +50,7 @@ class SentenceTransformerEmbedder:
 
         try:
             self.model = SentenceTransformer(path_or_name, device="cpu")
-        except Exception as exc:  # noqa: BLE001 - any loader failure is reported the same way
+        except Exception as exc:
             raise ModelError(
                 f"cannot load the embedding model {path_or_name!r}: {exc}. "
                 "Set ASSISTANT_MODEL to 'default' or to a local sentence-transformers directory."

@@ -61,7 +61,9 @@ def make_passages(documents: list[Document], settings: Settings) -> list[Passage
     return passages
 
 
-def build_index(settings: Settings, embedder: Embedder, corpus: Path, index: Path, progress: bool = False) -> BuildReport:
+def build_index(
+    settings: Settings, embedder: Embedder, corpus: Path, index: Path, progress: bool = False
+) -> BuildReport:
     """Embed the corpus and write a new index version, switched to atomically."""
     began = time.perf_counter()
     loaded = load_corpus(corpus)

@@ -45,7 +45,7 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     if text[dot] != ".":
         return False
     i = dot
-    while i > 0 and not text[i - 1].isspace() and text[i - 1] not in "(«\"“":
+    while i > 0 and not text[i - 1].isspace() and text[i - 1] not in '(«"“':
         i -= 1
     word = text[i:dot].lower()
     if len(word) == 1 and word.isalpha():
@@ -87,8 +87,8 @@ def _line_groups(text: str, start: int, end: int) -> list[tuple[int, int]]:
         if is_last:
             break
         next_line = text[lines[i + 1][0] : lines[i + 1][1]]
-        heading_like = bool(content) and len(content.split()) <= _HEADING_MAX_WORDS and not content.endswith(
-            (",", ";", ":")
+        heading_like = (
+            bool(content) and len(content.split()) <= _HEADING_MAX_WORDS and not content.endswith((",", ";", ":"))
         )
         ends_sentence = bool(_SENTENCE_END.search(content + " ")) and content[-1:] in ".!?…\"'»”’)]"
         if heading_like or ends_sentence or _LIST_ITEM.match(next_line):

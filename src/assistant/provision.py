@@ -342,9 +342,11 @@ def is_provisioned(target: Path, source: Path, deep: bool = False) -> bool:
         return False
     if not isinstance(recorded, dict):
         return False
-    if not deep and recorded.get("source_stamp") == [st.st_size, st.st_mtime_ns] and recorded.get(
-        "stamps"
-    ) == _stamps(target):
+    if (
+        not deep
+        and recorded.get("source_stamp") == [st.st_size, st.st_mtime_ns]
+        and recorded.get("stamps") == _stamps(target)
+    ):
         return True
     return recorded.get("source_sha256") == _sha256(source) and recorded.get("files") == _file_digests(target)
 

@@ -109,8 +109,7 @@ class Assistant:
         vector = self.embedder.encode_queries([query])[0]
         hits = dense_search(store, vector, k)
         if not hits:
-            return Answer(question, language, None, True, message("empty", language), [], store.version,
-                          _ms(began))
+            return Answer(question, language, None, True, message("empty", language), [], store.version, _ms(began))
         citations = citations_for(store, hits)
         abstained = hits[0].score < self.settings.abstain_below
         span = None if abstained else answer_sentence(store, hits, vector)

@@ -142,7 +142,9 @@ def save_version(
         flat = faiss.IndexFlatIP(int(manifest["model"]["dimension"]))
         index = faiss.IndexIDMap2(flat)
         if len(passages):
-            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(passages), dtype=np.int64))
+            index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(passages), dtype=np.int64)
+            )
         faiss.write_index(index, str(staging / "vectors.faiss"))
         records, first = [], 0
         for row, p in enumerate(passages):
@@ -152,7 +154,14 @@ def save_version(
         _write_jsonl(
             staging / "documents.jsonl",
             [
-                {"id": d.id, "title": d.title, "language": d.language, "source": d.source, "sha256": d.sha256, "text": d.text}
+                {
+                    "id": d.id,
+                    "title": d.title,
+                    "language": d.language,
+                    "source": d.source,
+                    "sha256": d.sha256,
+                    "text": d.text,
+                }
                 for d in documents
             ],
         )

@@ -57,7 +57,9 @@ def _readable(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
         if error.get("type") == "json_invalid":
-            parts.append(f"malformed JSON in the request body ({error.get('ctx', {}).get('error', 'cannot be parsed')})")
+            parts.append(
+                f"malformed JSON in the request body ({error.get('ctx', {}).get('error', 'cannot be parsed')})"
+            )
             continue
         where = ".".join(str(x) for x in error.get("loc", ()) if x != "body") or "request body"
         parts.append(f"{where}: {error.get('msg', 'invalid')}")

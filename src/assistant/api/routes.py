@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException
 
 from assistant.api.app import AssistantDep
@@ -17,7 +19,10 @@ from assistant.errors import AssistantError
 from assistant.service import Turn, answer_to_dict
 
 router = APIRouter(prefix="/api")
-ERRORS = {422: {"model": ErrorOut}, 503: {"model": ErrorOut, "description": "No usable index"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorOut},
+    503: {"model": ErrorOut, "description": "No usable index"},
+}
 
 
 # Plain `def` routes run in FastAPI's threadpool: encoding never blocks the event loop.
@@ -37,14 +42,20 @@ def documents(assistant: AssistantDep) -> list[DocumentSummary]:
     ]
 
 
-@router.get("/documents/{document_id}", response_model=DocumentOut, responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}})
+@router.get(
+    "/documents/{document_id}",
+    response_model=DocumentOut,
+    responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
 def document(document_id: str, assistant: AssistantDep) -> DocumentOut:
     """One indexed document, whole, for the source viewer. Only ids of the index are served."""
     found = assistant.document(document_id)
     if found is None:
         raise HTTPException(status_code=404, detail=f"no indexed document has the id {document_id!r}")
     d, n = found
-    return DocumentOut(id=d.id, title=d.title, language=d.language, source=d.source, passages=n, sha256=d.sha256, text=d.text)
+    return DocumentOut(
+        id=d.id, title=d.title, language=d.language, source=d.source, passages=n, sha256=d.sha256, text=d.text
+    )
 
 
 @router.get("/health", response_model=Health)
@@ -56,5 +67,9 @@ def health(assistant: AssistantDep) -> Health:
     except AssistantError:
         return Health(status="no_index", model=model, index_version=None, documents=0, passages=0)
     return Health(
-        status="ok", model=model, index_version=store.version, documents=len(store.documents), passages=len(store.passages)
+        status="ok",
+        model=model,
+        index_version=store.version,
+        documents=len(store.documents),
+        passages=len(store.passages),
     )
