@@ -45,15 +45,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Itera
     port = _free_port()
     env = {**os.environ, "ASSISTANT_MODEL_CACHE": str(model_cache)}
     cmd = [sys.executable, "-m", "assistant", "serve", "--corpus", str(base / "corpus"), "--index", str(base / "index")]
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    log = (base / "server.log").open("w")
+    proc = subprocess.Popen([*cmd, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
     try:
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"assistant serve exited: {proc.stdout.read() if proc.stdout else ''}")
+                pytest.fail(f"assistant serve exited: {(base / 'server.log').read_text()}")
             try:
                 with urllib.request.urlopen(f"{url}/api/health", timeout=2) as r:
                     if r.status == 200:
@@ -70,6 +69,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Itera
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+        log.close()
 
 
 @pytest.fixture(scope="module")

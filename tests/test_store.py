@@ -11,7 +11,7 @@ import pytest
 from assistant.config import Settings
 from assistant.errors import IndexMismatch, IndexMissing
 from assistant.service import Assistant
-from assistant.store import CURRENT, VERSIONS, current_version, load_version
+from assistant.store import CURRENT, FILES, FORMAT_VERSION, VERSIONS, current_version, load_version
 
 from .conftest import CORPUS, HashEmbedder
 
@@ -29,12 +29,13 @@ def test_round_trip_keeps_passages_offsets_and_counts(small: Settings) -> None:
     assert store.vectors.ntotal == len(store.passages) == store.manifest["passage_count"] == report.passages
     m = store.manifest
     assert m["model"] == {"identity": "hash-trigrams-64", "dimension": 64, "normalized": True}
-    assert m["format_version"] == 1 and m["built_at"] and len(m["corpus_fingerprint"]) == 64
+    assert m["format_version"] == FORMAT_VERSION and m["built_at"] and len(m["corpus_fingerprint"]) == 64
     for p in store.passages:
         assert store.documents[p.doc_id].text[p.start : p.end] == p.text
     # nothing is pickled: every file is JSON, FAISS or .npy without objects
     names = sorted(f.name for f in (small.index / VERSIONS / store.version).iterdir())
-    assert names == ["documents.jsonl", "manifest.json", "passages.jsonl", "sentences.npy", "vectors.faiss"]
+    assert names == sorted([*FILES, "manifest.json"])
+    assert all(n.endswith((".json", ".jsonl", ".faiss", ".npy", ".npz")) for n in names)
 
 
 def test_loading_with_another_model_is_a_clear_error(small: Settings) -> None:
@@ -48,7 +49,7 @@ def test_missing_index_says_how_to_build_it(tmp_path: Path) -> None:
         load_version(tmp_path / "nowhere")
 
 
-@pytest.mark.parametrize("name", ["passages.jsonl", "vectors.faiss", "manifest.json", "sentences.npy"])
+@pytest.mark.parametrize("name", [*FILES, "manifest.json"])
 def test_damaged_files_are_refused(small: Settings, name: str) -> None:
     Assistant(small, HashEmbedder()).build()
     path = small.index / VERSIONS / current_version(small.index) / name  # type: ignore[operator]

@@ -47,6 +47,8 @@ def citations_for(store: StoredIndex, hits: list[Hit]) -> list[Citation]:
                 start=p.start,
                 end=p.end,
                 score=round(hit.score, 4),
+                similarity=round(hit.similarity, 4),
+                matched_terms=hit.terms,
             )
         )
     return citations

@@ -127,6 +127,43 @@ def serve(
     uvicorn.run(create_app(settings, assistant), host=settings.host, port=settings.port, log_level="warning")
 
 
+@app.command(name="eval")
+def evaluate(
+    eval_dir: Annotated[Path, typer.Option("--eval-dir", help="PIAF/XQuAD files")] = Path("../shared/eval"),
+    seed: Annotated[int, typer.Option(help="Seed of the question samples")] = 0,
+    scale: Annotated[float, typer.Option(help="Fraction of the standard sample sizes (500/400/300/300)")] = 1.0,
+    abstention: Annotated[int, typer.Option(help="Questions of the abstention benchmark")] = 600,
+    cache: Annotated[
+        Path | None, typer.Option(help="Embedding cache [default: model cache/eval-embeddings.sqlite]")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON here")] = None,
+) -> None:
+    """Run the retrieval and abstention benchmark through the answer path; print a table per slice."""
+    from assistant.evaluation import SLICES, format_report, run_eval
+
+    if not (eval_dir / "piaf-v1.0.json").is_file():
+        _fail(f"no evaluation data in {eval_dir}/ (expected piaf-v1.0.json and xquad.*.json)")
+    settings = _settings()
+    sizes = {name: max(1, round(n * scale)) for name, n in SLICES.items()}
+    try:
+        embedder = Assistant(settings).embedder
+        report = run_eval(
+            settings,
+            embedder,
+            eval_dir,
+            cache or settings.model_cache / "eval-embeddings.sqlite",
+            seed=seed,
+            sizes=sizes,
+            abstention_questions=max(2, round(abstention * scale)),
+            progress=sys.stderr.isatty(),
+        )
+    except AssistantError as exc:
+        _fail(str(exc))
+    typer.echo(format_report(report))
+    if output:
+        output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     app()

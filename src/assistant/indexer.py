@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.cache import CachedEmbedder
 from assistant.config import Settings
 from assistant.documents import Skipped, load_corpus
 from assistant.embedding import Embedder
@@ -66,6 +67,7 @@ def build_index(
 ) -> BuildReport:
     """Embed the corpus and write a new index version, switched to atomically."""
     began = time.perf_counter()
+    embedder = CachedEmbedder(embedder, index / "cache" / "embeddings.sqlite")
     loaded = load_corpus(corpus)
     passages = make_passages(loaded.documents, settings)
     texts = {d.id: d.text for d in loaded.documents}

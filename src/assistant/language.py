@@ -10,11 +10,19 @@ from __future__ import annotations
 import re
 import threading
 
+import warnings
+
 from langdetect import DetectorFactory, detect_langs
+from langdetect.detector_factory import init_factory
 from langdetect.lang_detect_exception import LangDetectException
 
 DetectorFactory.seed = 0
 _LOCK = threading.Lock()  # langdetect's factory is global state
+with warnings.catch_warnings():
+    # langdetect leaves its profile files to the garbage collector; load them once, here,
+    # so that no later call (in any thread) loads them again half-way
+    warnings.simplefilter("ignore", ResourceWarning)
+    init_factory()
 
 UNDETERMINED = "und"
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
@@ -67,3 +75,17 @@ def detect_language(text: str, fallback: str = UNDETERMINED, prefer: tuple[str, 
     if best is not None and probs[best] >= 0.9 and letters >= 12:
         return best
     return fallback
+
+
+_NAME = re.compile(r"(?<=\S\s)[A-Z][\w’'-]*|\b[A-Z]{2,}\w*")
+
+
+def question_language(question: str, fallback: str) -> str:
+    """The language of a question, judged on its own words: names ("French Tech Corporate
+    Community") are set aside, since they say little about the language of the asker."""
+    without_names = _NAME.sub(" ", question)
+    if sum(ch.isalpha() for ch in without_names) >= 3:
+        found = detect_language(without_names, fallback=UNDETERMINED)
+        if found != UNDETERMINED:
+            return found
+    return detect_language(question, fallback=fallback)

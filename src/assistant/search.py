@@ -1,6 +1,19 @@
-"""Question -> ranked passages."""
+"""Question -> ranked passages: dense and keyword evidence, fused with languages in mind.
+
+Dense retrieval (multilingual embeddings) crosses languages; keyword search (BM25 with
+French and English analysis) nails names, figures and rare words but only within a
+language. Naive rank fusion lets same-language keyword matches crowd out the right
+passage in the other language. Here keyword evidence is scored per passage language
+(see `LexicalIndex.scores`: only numbers and names count across languages) and added to
+the dense similarity as a bounded bonus, so it can reorder passages that the model
+already finds close but cannot promote an unrelated one over a strong cross-language
+match. Each candidate's similarity is the better of the passage's and (slightly
+discounted) its best sentence's, since a question usually matches one sentence.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -8,6 +21,62 @@ from assistant.store import StoredIndex
 from assistant.types import Hit
 
 
+@dataclass(frozen=True)
+class Fusion:
+    """Weights of the fused score; measured with `assistant eval`."""
+
+    passage: float = 1.0
+    sentence: float = 0.5
+    lexical: float = 0.04
+    dense_candidates: int = 50
+    lexical_candidates: int = 20
+
+
+DEFAULT_FUSION = Fusion()
+
+
 def dense_search(store: StoredIndex, query_vector: np.ndarray, k: int) -> list[Hit]:
     """The `k` passages most similar to the question, best first (cosine similarity)."""
-    return [Hit(store.passages[row], score, row) for row, score in store.search(query_vector, k)]
+    return [Hit(store.passages[row], score, row, similarity=score) for row, score in store.search(query_vector, k)]
+
+
+def hybrid_search(
+    store: StoredIndex,
+    question: str,
+    language: str,
+    query_vector: np.ndarray,
+    k: int,
+    fusion: Fusion = DEFAULT_FUSION,
+) -> list[Hit]:
+    """The `k` best passages by fused dense, sentence and keyword evidence, best first."""
+    n = len(store.passages)
+    if n == 0:
+        return []
+    dense = dict(store.search(query_vector, max(k, fusion.dense_candidates)))
+    lexical, _ = store.lexical.scores(question, language)
+    best_lexical = float(lexical.max()) if lexical.size else 0.0
+    candidates = set(dense)
+    if best_lexical > 0:
+        top = min(fusion.lexical_candidates, n)
+        candidates.update(int(r) for r in np.argpartition(-lexical, top - 1)[:top] if lexical[r] > 0)
+    hits = []
+    for row in candidates:
+        similarity = dense[row] if row in dense else float(store.passage_vector(row) @ query_vector)
+        sentences = store.sentence_vectors_of(row)
+        sentence = float((sentences @ query_vector).max()) if len(sentences) else similarity
+        relative = float(lexical[row]) / best_lexical if best_lexical > 0 else 0.0
+        score = fusion.passage * similarity + fusion.sentence * max(sentence, similarity) + fusion.lexical * relative
+        score /= fusion.passage + fusion.sentence
+        hits.append(
+            Hit(
+                store.passages[row],
+                score,
+                row,
+                similarity=similarity,
+                sentence_similarity=sentence,
+                lexical=relative,
+                terms=store.lexical.shared_terms(row, question, language) if lexical[row] > 0 else (),
+            )
+        )
+    hits.sort(key=lambda h: (-h.score, h.row))
+    return hits[:k]

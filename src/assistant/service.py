@@ -14,8 +14,9 @@ from assistant.config import Settings
 from assistant.embedding import Embedder, load_embedder
 from assistant.errors import BadQuestion, IndexMissing
 from assistant.indexer import BuildReport, build_index
-from assistant.language import detect_language
-from assistant.search import dense_search
+from assistant.followup import contextual_query
+from assistant.language import question_language
+from assistant.search import hybrid_search
 from assistant.store import StoredIndex, current_version, load_version
 from assistant.types import Answer, Document
 
@@ -101,20 +102,37 @@ class Assistant:
         if not 1 <= k <= 20:
             raise BadQuestion("top_k must be between 1 and 20")
         store = self.store()
-        language = detect_language(question, fallback=self.settings.default_language)
-        query = question
-        if history:
-            previous = [t.question for t in history[-FOLLOW_UP_TURNS:] if t.question.strip()]
-            query = " ".join([*previous, question])
+        language = question_language(question, self.settings.default_language)
+        previous = [t.question for t in (history or [])[-FOLLOW_UP_TURNS:]]
+        query = contextual_query(question, language, previous)
         vector = self.embedder.encode_queries([query])[0]
-        hits = dense_search(store, vector, k)
+        hits = hybrid_search(store, query, language, vector, k)
         if not hits:
-            return Answer(question, language, None, True, message("empty", language), [], store.version, _ms(began))
+            return Answer(
+                question,
+                language,
+                None,
+                True,
+                message("empty", language),
+                index_version=store.version,
+                took_ms=_ms(began),
+            )
         citations = citations_for(store, hits)
-        abstained = hits[0].score < self.settings.abstain_below
+        confidence = hits[0].score
+        abstained = confidence < self.settings.abstain_below
         span = None if abstained else answer_sentence(store, hits, vector)
         text = message("abstain", language) if abstained else message("answer", language, n=len(citations))
-        return Answer(question, language, span, abstained, text, citations, store.version, _ms(began))
+        return Answer(
+            question=question,
+            language=language,
+            answer=span,
+            abstained=abstained,
+            message=text,
+            citations=citations,
+            confidence=round(confidence, 4),
+            index_version=store.version,
+            took_ms=_ms(began),
+        )
 
     def documents(self) -> list[tuple[Document, int]]:
         """Indexed documents with their passage counts."""
@@ -142,6 +160,7 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         "abstained": answer.abstained,
         "message": answer.message,
         "citations": [dataclasses.asdict(c) for c in answer.citations],
+        "confidence": answer.confidence,
         "index_version": answer.index_version,
         "took_ms": answer.took_ms,
     }

@@ -10,6 +10,7 @@ Layout of the index folder::
         passages.jsonl       one passage per line, row order, with offsets and sentences
         documents.jsonl      the documents' text and metadata
         sentences.npy        unit vectors of every passage sentence (for answer sentences)
+        lexical.npz/.json    BM25 weights (passages x terms) and the term vocabulary
 
 A version is written completely in a staging folder, synced, then renamed into
 place; only then does CURRENT switch to it. A reader therefore sees a whole version
@@ -32,13 +33,14 @@ import faiss
 import numpy as np
 
 from assistant.errors import IndexMismatch, IndexMissing
+from assistant.lexical import LexicalIndex
 from assistant.types import Document, Passage, Sentence
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 VERSIONS = "versions"
 KEEP_VERSIONS = 2
-FILES = ("vectors.faiss", "passages.jsonl", "documents.jsonl", "sentences.npy")
+FILES = ("vectors.faiss", "passages.jsonl", "documents.jsonl", "sentences.npy", "lexical.npz", "lexical.json")
 
 
 def _fix(index_dir: Path) -> str:
@@ -56,6 +58,7 @@ class StoredIndex:
     documents: dict[str, Document]
     sentence_vectors: np.ndarray
     sentence_rows: list[int]  # first row in sentence_vectors of each passage's sentences
+    lexical: LexicalIndex
 
     @property
     def passage_counts(self) -> dict[str, int]:
@@ -75,6 +78,9 @@ class StoredIndex:
             return []
         scores, ids = self.vectors.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def passage_vector(self, row: int) -> np.ndarray:
+        return np.asarray(self.vectors.reconstruct(row), dtype=np.float32)
 
     def sentence_vectors_of(self, row: int) -> np.ndarray:
         first = self.sentence_rows[row]
@@ -165,6 +171,7 @@ def save_version(
                 for d in documents
             ],
         )
+        LexicalIndex.build([p.text for p in passages], [p.language for p in passages]).save(staging)
         with (staging / "sentences.npy").open("wb") as f:
             np.save(f, np.ascontiguousarray(sentence_vectors, dtype=np.float32), allow_pickle=False)
         full = dict(manifest)
@@ -246,6 +253,7 @@ def load_version(index_dir: Path, model_identity: str | None = None) -> StoredIn
     try:
         vectors = faiss.read_index(str(path / "vectors.faiss"))
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
+        lexical = LexicalIndex.load(path)
         documents = {}
         with (path / "documents.jsonl").open(encoding="utf-8") as f:
             for line in f:
@@ -275,4 +283,6 @@ def load_version(index_dir: Path, model_identity: str | None = None) -> StoredIn
         raise IndexMismatch(f"the index in {index_dir}/ is inconsistent (counts {counts}); {_fix(index_dir)}")
     if sentence_vectors.shape[0] != manifest.get("sentence_count"):
         raise IndexMismatch(f"the index in {index_dir}/ is inconsistent (sentences); {_fix(index_dir)}")
-    return StoredIndex(path, manifest, vectors, passages, documents, sentence_vectors, sentence_rows)
+    if lexical.weights.shape[0] != len(passages):
+        raise IndexMismatch(f"the index in {index_dir}/ is inconsistent (lexical); {_fix(index_dir)}")
+    return StoredIndex(path, manifest, vectors, passages, documents, sentence_vectors, sentence_rows, lexical)

@@ -44,11 +44,15 @@ class Passage:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage (row `row` of the index) and its similarity to the question."""
+    """A retrieved passage (row `row` of the index), its fused score and the evidence behind it."""
 
     passage: Passage
     score: float
     row: int
+    similarity: float = 0.0  # cosine between question and passage
+    sentence_similarity: float = 0.0  # best cosine between question and one of the passage's sentences
+    lexical: float = 0.0  # BM25, relative to the best passage for this question (0..1)
+    terms: tuple[str, ...] = ()  # question terms found in the passage
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class Citation:
     start: int
     end: int
     score: float
+    similarity: float = 0.0
+    matched_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,5 +92,6 @@ class Answer:
     abstained: bool
     message: str
     citations: list[Citation] = field(default_factory=list)
+    confidence: float = 0.0
     index_version: str = ""
     took_ms: float = 0.0

@@ -47,7 +47,9 @@ class CitationOut(BaseModel):
     text: str = Field(description="The passage; equals the document text [start:end].")
     start: int
     end: int
-    score: float = Field(description="Cosine similarity between question and passage.")
+    score: float = Field(description="Relevance: fused semantic, sentence and keyword evidence.")
+    similarity: float = Field(description="Semantic (cosine) similarity between question and passage.")
+    matched_terms: list[str] = Field(description="Words of the question found in the passage (keyword evidence).")
 
 
 class AnswerResponse(BaseModel):
@@ -57,6 +59,7 @@ class AnswerResponse(BaseModel):
     abstained: bool = Field(description="True when the documents do not answer the question.")
     message: str = Field(description="A sentence for the reader, in the question's language.")
     citations: list[CitationOut]
+    confidence: float = Field(description="How sure the service is that the documents answer (abstains when low).")
     index_version: str
     took_ms: float
 

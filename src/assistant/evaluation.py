@@ -1,0 +1,244 @@
+"""`assistant eval`: the retrieval benchmark of ../shared/eval, run through `Assistant.answer`.
+
+Passages: every PIAF paragraph (French) and every XQuAD English paragraph, one document
+each, in one index (chunked by the product's own chunker; a chunk counts as its paragraph).
+Slices: fr->fr (PIAF questions), en->en, es->en and de->en (XQuAD questions whose gold is
+the English paragraph). Metrics: R@1, R@5, MRR@10 of the gold paragraph, answer-sentence
+accuracy (the returned sentence contains the gold answer text, the English one for the
+cross-lingual slices), share answered (not abstained), latency.
+
+Abstention: a second index without half of the articles (split by a hash of the title);
+questions about indexed and held-out articles; AUROC of the answer confidence and the
+rates at the shipped threshold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.cache import CachedEmbedder
+from assistant.config import Settings
+from assistant.embedding import Embedder
+from assistant.service import Assistant
+from assistant.types import Answer
+
+SLICES = {"fr->fr": 500, "en->en": 400, "es->en": 300, "de->en": 300}
+
+
+@dataclass(frozen=True)
+class Question:
+    slice: str
+    text: str
+    gold: str  # document id of the gold paragraph
+    answers: tuple[str, ...]
+    article: str
+
+
+@dataclass
+class Benchmark:
+    documents: dict[str, tuple[str, str, str]]  # id -> (title, language, text)
+    questions: dict[str, list[Question]] = field(default_factory=dict)
+
+
+def _squad(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text(encoding="utf-8"))["data"]  # type: ignore[no-any-return]
+
+
+def load_benchmark(eval_dir: Path) -> Benchmark:
+    piaf = _squad(eval_dir / "piaf-v1.0.json")
+    xquad = {lang: _squad(eval_dir / f"xquad.{lang}.json") for lang in ("en", "es", "de")}
+    bench = Benchmark(documents={})
+    fr: list[Question] = []
+    for a, article in enumerate(piaf):
+        for p, para in enumerate(article["paragraphs"]):
+            doc = f"piaf-{a:03d}-{p:02d}"
+            bench.documents[doc] = (article["title"], "fr", para["context"])
+            for qa in para["qas"]:
+                answers = tuple(x["text"] for x in qa["answers"])
+                fr.append(Question("fr->fr", qa["question"], doc, answers, article["title"]))
+    bench.questions["fr->fr"] = fr
+    english_answers: dict[str, tuple[str, ...]] = {}
+    for a, article in enumerate(xquad["en"]):
+        for p, para in enumerate(article["paragraphs"]):
+            bench.documents[f"xquad-{a:02d}-{p:02d}"] = (article["title"], "en", para["context"])
+            for qa in para["qas"]:
+                english_answers[qa["id"]] = tuple(x["text"] for x in qa["answers"])
+    for lang in ("en", "es", "de"):
+        items = []
+        for a, article in enumerate(xquad[lang]):
+            title = xquad["en"][a]["title"]
+            for p, para in enumerate(article["paragraphs"]):
+                for qa in para["qas"]:
+                    answers = english_answers.get(qa["id"], tuple(x["text"] for x in qa["answers"]))
+                    items.append(Question(f"{lang}->en", qa["question"], f"xquad-{a:02d}-{p:02d}", answers, title))
+        bench.questions[f"{lang}->en"] = items
+    return bench
+
+
+def held_out(article: str) -> bool:
+    """Half of the articles, chosen by a hash of the title (stable across runs and machines)."""
+    return hashlib.sha256(article.encode("utf-8")).digest()[0] % 2 == 1
+
+
+def _write_corpus(folder: Path, documents: dict[str, tuple[str, str, str]]) -> None:
+    folder.mkdir(parents=True)
+    metadata = {}
+    for doc_id, (title, lang, text) in documents.items():
+        (folder / f"{doc_id}.txt").write_text(text, encoding="utf-8")
+        metadata[f"{doc_id}.txt"] = {"id": doc_id, "title": title, "language": lang}
+    (folder / "metadata.json").write_text(json.dumps(metadata, ensure_ascii=False), encoding="utf-8")
+
+
+def _rank(answer: Answer, gold: str) -> int | None:
+    seen: list[str] = []
+    for c in answer.citations:
+        if c.document_id not in seen:
+            seen.append(c.document_id)
+    return seen.index(gold) + 1 if gold in seen else None
+
+
+def _contains(sentence: str | None, answers: tuple[str, ...]) -> bool:
+    if not sentence:
+        return False
+    low = sentence.lower()
+    return any(a.strip().lower() in low for a in answers if a.strip())
+
+
+def auroc(positive: list[float], negative: list[float]) -> float:
+    """Probability that a random answerable question scores above a random unanswerable one."""
+    if not positive or not negative:
+        return float("nan")
+    scores = np.concatenate([positive, negative])
+    ranks = scores.argsort().argsort().astype(np.float64) + 1
+    # average ranks of ties
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    ranks = (sums / counts)[inverse]
+    n_pos = len(positive)
+    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * len(negative)))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def run_eval(
+    settings: Settings,
+    embedder: Embedder,
+    eval_dir: Path,
+    cache: Path,
+    seed: int = 0,
+    sizes: dict[str, int] | None = None,
+    abstention_questions: int = 600,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run both benchmarks; returns the figures (also fit for JSON)."""
+    sizes = sizes or SLICES
+    bench = load_benchmark(eval_dir)
+    cached = CachedEmbedder(embedder, cache, cache_queries=True)
+    rng = random.Random(seed)
+    samples = {name: rng.sample(bench.questions[name], min(n, len(bench.questions[name]))) for name, n in sizes.items()}
+    work = Path(tempfile.mkdtemp(prefix="assistant-eval-"))
+    report: dict[str, Any] = {"seed": seed, "passages": len(bench.documents), "slices": {}, "model": embedder.identity}
+    try:
+        _write_corpus(work / "corpus", bench.documents)
+        full = settings.model_copy(update={"corpus": work / "corpus", "index": work / "index"})
+        assistant = Assistant(full, cached)
+        began = time.perf_counter()
+        assistant.build(progress=progress)
+        report["build_s"] = round(time.perf_counter() - began, 1)
+        for name, questions in samples.items():
+            ranks, correct, answered, latencies = [], 0, 0, []
+            for q in questions:
+                t = time.perf_counter()
+                answer = assistant.answer(q.text, top_k=10)
+                latencies.append((time.perf_counter() - t) * 1000)
+                ranks.append(_rank(answer, q.gold))
+                correct += _contains(answer.answer.text if answer.answer else None, q.answers)
+                answered += not answer.abstained
+            n = len(questions)
+            report["slices"][name] = {
+                "questions": n,
+                "R@1": round(sum(r == 1 for r in ranks) / n, 3),
+                "R@5": round(sum(r is not None and r <= 5 for r in ranks) / n, 3),
+                "MRR@10": round(sum(1 / r for r in ranks if r is not None) / n, 3),
+                "answer_sentence": round(correct / n, 3),
+                "answered": round(answered / n, 3),
+                "ms_p50": round(statistics.median(latencies), 1),
+                "ms_p95": round(_percentile(latencies, 95), 1),
+            }
+        report["abstention"] = _abstention(bench, settings, cached, work, rng, abstention_questions, progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        cached.close()
+    return report
+
+
+def _abstention(
+    bench: Benchmark, settings: Settings, embedder: Embedder, work: Path, rng: random.Random, n: int, progress: bool
+) -> dict[str, Any]:
+    kept = {d: v for d, v in bench.documents.items() if not held_out(v[0])}
+    pool = [q for items in bench.questions.values() for q in items]
+    inside = [q for q in pool if not held_out(q.article)]
+    outside = [q for q in pool if held_out(q.article)]
+    pos, neg = rng.sample(inside, n // 2), rng.sample(outside, n // 2)
+    _write_corpus(work / "half", kept)
+    half = settings.model_copy(update={"corpus": work / "half", "index": work / "half-index"})
+    assistant = Assistant(half, embedder)
+    assistant.build(progress=progress)
+    pos_answers = [assistant.answer(q.text, top_k=10) for q in pos]
+    neg_answers = [assistant.answer(q.text, top_k=10) for q in neg]
+    result = {
+        "indexed_passages": len(kept),
+        "questions": len(pos) + len(neg),
+        "AUROC": round(auroc([a.confidence for a in pos_answers], [a.confidence for a in neg_answers]), 3),
+        "answered_when_answerable": round(sum(not a.abstained for a in pos_answers) / len(pos), 3),
+        "abstained_when_not": round(sum(a.abstained for a in neg_answers) / len(neg), 3),
+        "by_slice": {},
+    }
+    for name in SLICES:
+        p = [a for q, a in zip(pos, pos_answers, strict=True) if q.slice == name]
+        m = [a for q, a in zip(neg, neg_answers, strict=True) if q.slice == name]
+        if p and m:
+            result["by_slice"][name] = {
+                "answered_when_answerable": round(sum(not a.abstained for a in p) / len(p), 3),
+                "abstained_when_not": round(sum(a.abstained for a in m) / len(m), 3),
+            }
+    return result
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"model {report['model']}, {report['passages']} passages, seed {report['seed']}, build {report.get('build_s')} s",
+        "",
+        f"{'slice':<8} {'n':>4} {'R@1':>6} {'R@5':>6} {'MRR@10':>7} {'sentence':>9} {'answered':>9} {'p50 ms':>7} {'p95 ms':>7}",
+    ]
+    for name, s in report["slices"].items():
+        lines.append(
+            f"{name:<8} {s['questions']:>4} {s['R@1']:>6.3f} {s['R@5']:>6.3f} {s['MRR@10']:>7.3f} "
+            f"{s['answer_sentence']:>9.3f} {s['answered']:>9.3f} {s['ms_p50']:>7.1f} {s['ms_p95']:>7.1f}"
+        )
+    a = report.get("abstention")
+    if a:
+        lines += [
+            "",
+            f"abstention ({a['questions']} questions, index of {a['indexed_passages']} passages): AUROC {a['AUROC']:.3f}, "
+            f"answered {a['answered_when_answerable']:.3f} of answerable, abstained on {a['abstained_when_not']:.3f} of the others",
+        ]
+        for name, s in a["by_slice"].items():
+            lines.append(
+                f"  {name:<8} answered {s['answered_when_answerable']:.3f}, abstained {s['abstained_when_not']:.3f}"
+            )
+    return "\n".join(lines)
