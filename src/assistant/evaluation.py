@@ -200,19 +200,20 @@ def _abstention(
     assistant.build(progress=progress)
     pos_answers = [assistant.answer(q.text, top_k=10) for q in pos]
     neg_answers = [assistant.answer(q.text, top_k=10) for q in neg]
-    result = {
+    by_slice: dict[str, dict[str, float]] = {}
+    result: dict[str, Any] = {
         "indexed_passages": len(kept),
         "questions": len(pos) + len(neg),
         "AUROC": round(auroc([a.confidence for a in pos_answers], [a.confidence for a in neg_answers]), 3),
         "answered_when_answerable": round(sum(not a.abstained for a in pos_answers) / len(pos), 3),
         "abstained_when_not": round(sum(a.abstained for a in neg_answers) / len(neg), 3),
-        "by_slice": {},
+        "by_slice": by_slice,
     }
     for name in SLICES:
         p = [a for q, a in zip(pos, pos_answers, strict=True) if q.slice == name]
         m = [a for q, a in zip(neg, neg_answers, strict=True) if q.slice == name]
         if p and m:
-            result["by_slice"][name] = {
+            by_slice[name] = {
                 "answered_when_answerable": round(sum(not a.abstained for a in p) / len(p), 3),
                 "abstained_when_not": round(sum(a.abstained for a in m) / len(m), 3),
             }
@@ -221,9 +222,11 @@ def _abstention(
 
 def format_report(report: dict[str, Any]) -> str:
     lines = [
-        f"model {report['model']}, {report['passages']} passages, seed {report['seed']}, build {report.get('build_s')} s",
+        f"model {report['model']}, {report['passages']} passages, seed {report['seed']}, "
+        f"build {report.get('build_s')} s",
         "",
-        f"{'slice':<8} {'n':>4} {'R@1':>6} {'R@5':>6} {'MRR@10':>7} {'sentence':>9} {'answered':>9} {'p50 ms':>7} {'p95 ms':>7}",
+        f"{'slice':<8} {'n':>4} {'R@1':>6} {'R@5':>6} {'MRR@10':>7} {'sentence':>9} {'answered':>9} "
+        f"{'p50 ms':>7} {'p95 ms':>7}",
     ]
     for name, s in report["slices"].items():
         lines.append(
@@ -234,8 +237,9 @@ def format_report(report: dict[str, Any]) -> str:
     if a:
         lines += [
             "",
-            f"abstention ({a['questions']} questions, index of {a['indexed_passages']} passages): AUROC {a['AUROC']:.3f}, "
-            f"answered {a['answered_when_answerable']:.3f} of answerable, abstained on {a['abstained_when_not']:.3f} of the others",
+            f"abstention ({a['questions']} questions, index of {a['indexed_passages']} passages): "
+            f"AUROC {a['AUROC']:.3f}, answered {a['answered_when_answerable']:.3f} of answerable, "
+            f"abstained on {a['abstained_when_not']:.3f} of the others",
         ]
         for name, s in a["by_slice"].items():
             lines.append(

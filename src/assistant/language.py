@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import threading
-
 import warnings
 
 from langdetect import DetectorFactory, detect_langs

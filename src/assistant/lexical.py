@@ -101,7 +101,9 @@ class LexicalIndex:
     @classmethod
     def build(cls, texts: list[str], languages: list[str]) -> LexicalIndex:
         vocabulary: dict[str, int] = {}
-        rows, cols, counts = [], [], []
+        rows: list[int] = []
+        cols: list[int] = []
+        counts: list[int] = []
         lengths = np.zeros(len(texts), dtype=np.float32)
         for row, (text, lang) in enumerate(zip(texts, languages, strict=True)):
             terms = analyse(text, lang) + [f"\x01{t}" for t in entity_terms(text)]

@@ -13,8 +13,8 @@ from assistant.answer import answer_sentence, citations_for, message
 from assistant.config import Settings
 from assistant.embedding import Embedder, load_embedder
 from assistant.errors import BadQuestion, IndexMissing
-from assistant.indexer import BuildReport, build_index
 from assistant.followup import contextual_query
+from assistant.indexer import BuildReport, build_index
 from assistant.language import question_language
 from assistant.search import hybrid_search
 from assistant.store import StoredIndex, current_version, load_version
