@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
+from assistant.lexical import analyse, entity_terms, fold
 from assistant.store import StoredIndex
 from assistant.types import AnswerSpan, Citation, Hit
 
@@ -54,21 +57,45 @@ def citations_for(store: StoredIndex, hits: list[Hit]) -> list[Citation]:
     return citations
 
 
-def answer_sentence(store: StoredIndex, hits: list[Hit], query_vector: np.ndarray) -> AnswerSpan | None:
-    """The sentence of the best passages that is closest to the question.
+_ASKS_FOR_NUMBER = re.compile(
+    r"\b(?:combien|quand|en quelle année|quelle année|quelle date|à quelle date|quel âge|how many|how much|"
+    r"when|what year|which year|what date|how old)\b",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
 
-    A sentence's score is its own similarity plus half its passage's, so a sentence
-    that matches well inside a passage that matches well wins; headings and other
-    fragments of a few words are discounted.
+
+def answer_sentence(
+    store: StoredIndex, hits: list[Hit], query_vector: np.ndarray, question: str, language: str
+) -> AnswerSpan | None:
+    """The sentence of the best passages that best answers the question.
+
+    A sentence scores its similarity to the question, plus half its passage's score
+    (a good sentence in a good passage wins), plus the share of the question's terms
+    it contains (analysed in its language; names and figures across languages), plus a
+    little when the question asks for a number or a date and the sentence has digits.
+    Headings and other fragments of a few words are discounted.
     """
+    question_terms = set(analyse(question, language))
+    names = set(entity_terms(question))
+    wants_number = bool(_ASKS_FOR_NUMBER.search(question))
+    denominator = max(1, len(question_terms) + len(names))
     best: tuple[float, int, int, int] | None = None
     for index, hit in enumerate(hits[:SENTENCE_CANDIDATES]):
         sims = store.sentence_vectors_of(hit.row) @ query_vector
         text = store.documents[hit.passage.doc_id].text
         for sentence, sim in zip(hit.passage.sentences, sims, strict=True):
+            body = text[sentence.start : sentence.end]
             score = float(sim) + 0.5 * hit.score
-            if len(text[sentence.start : sentence.end].split()) < _SHORT_SENTENCE_WORDS:
+            if len(body.split()) < _SHORT_SENTENCE_WORDS:
                 score -= 0.05
+            terms = set(analyse(body, hit.passage.language)) if hit.passage.language == language else set()
+            shared = len(question_terms & terms) + len(
+                names & set(entity_terms(body)) | names & set(fold(body).split())
+            )
+            score += 0.1 * shared / denominator
+            if wants_number and _DIGIT.search(body):
+                score += 0.03
             if best is None or score > best[0]:
                 best = (score, index, sentence.start, sentence.end)
     if best is None:

@@ -129,6 +129,16 @@ class LexicalIndex:
         weights = sparse.csr_matrix((data.astype(np.float32), (coo.row, coo.col)), shape=tf_matrix.shape)
         return cls(vocabulary, weights, list(languages))
 
+    def idf(self) -> np.ndarray:
+        """Inverse document frequency of every term (computed once)."""
+        cached = self.__dict__.get("_idf")
+        if cached is None:
+            n = self.weights.shape[0]
+            df = np.bincount(self.weights.indices, minlength=self.weights.shape[1]).astype(np.float32)
+            cached = np.log(1 + (n - df + 0.5) / (df + 0.5))
+            self.__dict__["_idf"] = cached
+        return cached
+
     def query_vector(self, terms: list[str]) -> np.ndarray:
         q = np.zeros(self.weights.shape[1], dtype=np.float32)
         for term in terms:

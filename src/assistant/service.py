@@ -9,6 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.abstention import confidence as answer_confidence
 from assistant.answer import answer_sentence, citations_for, message
 from assistant.config import Settings
 from assistant.embedding import Embedder, load_embedder
@@ -118,9 +119,9 @@ class Assistant:
                 took_ms=_ms(began),
             )
         citations = citations_for(store, hits)
-        confidence = hits[0].score
+        confidence = answer_confidence(hits, store.lexical, query, language)
         abstained = confidence < self.settings.abstain_below
-        span = None if abstained else answer_sentence(store, hits, vector)
+        span = None if abstained else answer_sentence(store, hits, vector, query, language)
         text = message("abstain", language) if abstained else message("answer", language, n=len(citations))
         return Answer(
             question=question,

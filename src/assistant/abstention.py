@@ -1,0 +1,85 @@
+"""Knowing when not to answer: a calibrated confidence that the documents answer the question.
+
+Signals of the best passage (all cheap, all already computed by the search):
+- `similarity`: cosine between question and passage;
+- `sentence`: best cosine between question and one sentence of the passage;
+- `coverage`: share of the question's terms (weighted by rarity) that the passage
+  contains: all terms when passage and question share a language, else only names
+  and figures; a question whose rare words are nowhere in the passage is suspect;
+- `gap`: how far the best passage stands above the second.
+
+They are combined by a logistic regression whose coefficients were fitted with
+`python bench/fit_abstention.py` on a calibration sample of the held-out-articles
+benchmark (seed 1), disjoint from the sample `assistant eval` reports (seed 0).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.lexical import LexicalIndex, analyse, entity_terms
+from assistant.types import Hit
+
+NEUTRAL_COVERAGE = 0.5  # when the question has no term that can be compared
+
+
+@dataclass(frozen=True)
+class Signals:
+    similarity: float
+    sentence: float
+    coverage: float
+    gap: float
+
+    def as_list(self) -> list[float]:
+        return [self.similarity, self.sentence, self.coverage, self.gap]
+
+
+@dataclass(frozen=True)
+class AbstentionModel:
+    weights: tuple[float, float, float, float]
+    bias: float
+
+    def confidence(self, signals: Signals) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, signals.as_list(), strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+# Fitted by bench/fit_abstention.py (logistic regressions, C=100), one for a best passage in
+# the question's language and one across languages, where similarities run lower.
+SAME_LANGUAGE = AbstentionModel(weights=(25.58, 33.85, 4.25, 12.67), bias=-51.28)
+CROSS_LANGUAGE = AbstentionModel(weights=(34.12, 35.79, 1.65, 12.38), bias=-57.11)
+
+
+def coverage(lexical: LexicalIndex, row: int, question: str, language: str) -> float:
+    """IDF-weighted share of the question's terms found in the passage at `row`."""
+    same = lexical.languages[row] == language
+    terms = (analyse(question, language) if same else []) + [f"\x01{e}" for e in entity_terms(question)]
+    if not terms:
+        return NEUTRAL_COVERAGE
+    weights = lexical.weights
+    present = set(weights.indices[weights.indptr[row] : weights.indptr[row + 1]].tolist())
+    idf = lexical.idf()
+    unknown = float(np.log(1 + (weights.shape[0] + 0.5) / 0.5))
+    total = found = 0.0
+    for term in terms:
+        column = lexical.vocabulary.get(term)
+        w = unknown if column is None else float(idf[column])
+        total += w
+        if column is not None and column in present:
+            found += w
+    return found / total if total else NEUTRAL_COVERAGE
+
+
+def confidence(hits: list[Hit], lexical: LexicalIndex, question: str, language: str) -> float:
+    """Probability-like confidence (0..1) that the best passage answers the question."""
+    model = SAME_LANGUAGE if hits[0].passage.language == language else CROSS_LANGUAGE
+    return model.confidence(signals(hits, lexical, question, language))
+
+
+def signals(hits: list[Hit], lexical: LexicalIndex, question: str, language: str) -> Signals:
+    top = hits[0]
+    gap = top.score - hits[1].score if len(hits) > 1 else 0.0
+    return Signals(top.similarity, top.sentence_similarity, coverage(lexical, top.row, question, language), gap)
