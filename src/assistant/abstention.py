@@ -49,8 +49,8 @@ class AbstentionModel:
 
 # Fitted by bench/fit_abstention.py (logistic regressions, C=100), one for a best passage in
 # the question's language and one across languages, where similarities run lower.
-SAME_LANGUAGE = AbstentionModel(weights=(25.58, 33.85, 4.25, 12.67), bias=-51.28)
-CROSS_LANGUAGE = AbstentionModel(weights=(34.12, 35.79, 1.65, 12.38), bias=-57.11)
+SAME_LANGUAGE = AbstentionModel(weights=(26.67, 33.99, 4.03, 16.13), bias=-52.20)
+CROSS_LANGUAGE = AbstentionModel(weights=(31.72, 36.86, 1.88, 14.45), bias=-56.16)
 
 
 def coverage(lexical: LexicalIndex, row: int, question: str, language: str) -> float:

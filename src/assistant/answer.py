@@ -34,6 +34,17 @@ def message(kind: str, language: str, **values: object) -> str:
     return texts.get(language, texts["en"]).format(**values)
 
 
+def distinct(hits: list[Hit]) -> list[Hit]:
+    """Hits without passages that overlap a better one of the same document (with overlapping
+    chunking, two passages can share sentences; the text is cited once)."""
+    kept: list[Hit] = []
+    for hit in hits:
+        p = hit.passage
+        if not any(k.passage.doc_id == p.doc_id and k.passage.start < p.end and p.start < k.passage.end for k in kept):
+            kept.append(hit)
+    return kept
+
+
 def citations_for(store: StoredIndex, hits: list[Hit]) -> list[Citation]:
     citations = []
     for rank, hit in enumerate(hits, start=1):

@@ -26,8 +26,8 @@ class Fusion:
     """Weights of the fused score; measured with `assistant eval`."""
 
     passage: float = 1.0
-    sentence: float = 0.5
-    lexical: float = 0.04
+    sentence: float = 1.0
+    lexical: float = 0.03
     dense_candidates: int = 50
     lexical_candidates: int = 20
 
@@ -55,6 +55,12 @@ def hybrid_search(
     dense = dict(store.search(query_vector, max(k, fusion.dense_candidates)))
     lexical, _ = store.lexical.scores(question, language)
     best_lexical = float(lexical.max()) if lexical.size else 0.0
+    # Keyword evidence is relative to the best passage of the same side: passages in the
+    # question's language (scored on all its words) and the others (scored on names and
+    # figures only) each have their own best, so neither side starts with an advantage.
+    same_language = np.asarray(store.lexical.languages) == language
+    best_same = float(lexical[same_language].max()) if same_language.any() else 0.0
+    best_other = float(lexical[~same_language].max()) if (~same_language).any() else 0.0
     candidates = set(dense)
     if best_lexical > 0:
         top = min(fusion.lexical_candidates, n)
@@ -64,7 +70,8 @@ def hybrid_search(
         similarity = dense[row] if row in dense else float(store.passage_vector(row) @ query_vector)
         sentences = store.sentence_vectors_of(row)
         sentence = float((sentences @ query_vector).max()) if len(sentences) else similarity
-        relative = float(lexical[row]) / best_lexical if best_lexical > 0 else 0.0
+        best = best_same if same_language[row] else best_other
+        relative = float(lexical[row]) / best if best > 0 else 0.0
         score = fusion.passage * similarity + fusion.sentence * max(sentence, similarity) + fusion.lexical * relative
         score /= fusion.passage + fusion.sentence
         hits.append(

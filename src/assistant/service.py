@@ -9,8 +9,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from assistant.abstention import confidence as answer_confidence
-from assistant.answer import answer_sentence, citations_for, message
+from assistant.answer import answer_sentence, citations_for, distinct, message
 from assistant.config import Settings
 from assistant.embedding import Embedder, load_embedder
 from assistant.errors import BadQuestion, IndexMissing
@@ -106,8 +108,13 @@ class Assistant:
         language = question_language(question, self.settings.default_language)
         previous = [t.question for t in (history or [])[-FOLLOW_UP_TURNS:]]
         query = contextual_query(question, language, previous)
-        vector = self.embedder.encode_queries([query])[0]
-        hits = hybrid_search(store, query, language, vector, k)
+        # a follow-up is searched with the conversation; its answer sentence must answer the
+        # question itself, in that context: it is chosen with both meanings averaged
+        vectors = self.embedder.encode_queries([query] if query == question else [query, question])
+        vector = vectors[0]
+        own_vector = vectors.mean(axis=0)
+        own_vector /= float(np.linalg.norm(own_vector)) or 1.0
+        hits = distinct(hybrid_search(store, query, language, vector, 2 * k))[:k]
         if not hits:
             return Answer(
                 question,
@@ -121,7 +128,7 @@ class Assistant:
         citations = citations_for(store, hits)
         confidence = answer_confidence(hits, store.lexical, query, language)
         abstained = confidence < self.settings.abstain_below
-        span = None if abstained else answer_sentence(store, hits, vector, query, language)
+        span = None if abstained else answer_sentence(store, hits, own_vector, question, language)
         text = message("abstain", language) if abstained else message("answer", language, n=len(citations))
         return Answer(
             question=question,

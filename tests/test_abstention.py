@@ -1,0 +1,61 @@
+"""Abstention on both sides of the threshold, on the bundled two-document corpus, in both languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.abstention import CROSS_LANGUAGE, SAME_LANGUAGE, Signals
+from assistant.service import Assistant
+
+OFF_TOPIC = [
+    "What is the capital of Australia?",
+    "Quelle est la recette de la tarte tatin ?",
+    "Who wrote Hamlet?",
+    "Qui a gagné la coupe du monde 2018 ?",
+    "What is the boiling point of water?",
+    "Comment réparer un vélo ?",
+    "What is the price of Bitcoin?",
+    "Quel temps fera-t-il demain à Paris ?",
+]
+ON_TOPIC = [
+    "Combien de pays l'équipe du MEDEF a-t-elle visités ?",
+    "How many companies are in the French Tech Corporate Community?",
+    "Qui coordonne la French Tech Corporate Community ?",
+    "What are the goals of the Digital Disruption Lab?",
+    "Quand la mission numérique des grands groupes a-t-elle été lancée ?",
+    "How many interviews did MEDEF conduct?",
+    "Qui est l'ambassadeur du MEDEF pour le numérique ?",
+    "Which countries have leading digital environments?",
+    "Qu'est-ce que Coalition Next ?",
+    "What is Next40?",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_questions_abstain(assistant: Assistant, question: str) -> None:
+    answer = assistant.answer(question)
+    assert answer.abstained and answer.answer is None
+    assert answer.confidence < assistant.settings.abstain_below
+    assert answer.citations, "the closest passages are still offered"
+    expected = "documents ne permettent pas" if question in OFF_TOPIC[1::2] else "documents do not answer"
+    assert expected in answer.message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ON_TOPIC)
+def test_questions_about_the_documents_are_answered(assistant: Assistant, question: str) -> None:
+    answer = assistant.answer(question)
+    assert not answer.abstained and answer.answer is not None
+    assert answer.confidence >= assistant.settings.abstain_below
+
+
+def test_confidence_grows_with_each_signal() -> None:
+    base = Signals(similarity=0.82, sentence=0.84, coverage=0.3, gap=0.01)
+    for model in (SAME_LANGUAGE, CROSS_LANGUAGE):
+        c = model.confidence(base)
+        assert 0.0 < c < 1.0
+        assert model.confidence(Signals(0.86, 0.84, 0.3, 0.01)) > c
+        assert model.confidence(Signals(0.82, 0.88, 0.3, 0.01)) > c
+        assert model.confidence(Signals(0.82, 0.84, 0.9, 0.01)) > c
+        assert model.confidence(Signals(0.82, 0.84, 0.3, 0.05)) > c
