@@ -158,6 +158,7 @@ def test_questions_in_both_directions_and_the_source_viewer(page) -> None:  # ty
 
 def test_hostile_document_is_shown_as_text_and_runs_nothing(page) -> None:  # type: ignore[no-untyped-def]
     answer = _ask(page, "What does the security notice about hostile markup say?", 1)
+    answer.locator("details.closest").evaluate_all("els => els.forEach(e => { e.open = true; })")
     card = answer.locator(".citation-card").first
     text = card.locator(".citation-text").inner_text()
     assert "<img src=x onerror=alert(1)>" in text and "<script>alert('xss')</script>" in text

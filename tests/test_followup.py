@@ -61,7 +61,8 @@ CONVERSATIONS = [
 @pytest.mark.parametrize(("first", "follow_up", "passage", "sentence"), CONVERSATIONS)
 def test_conversations(assistant: Assistant, first: str, follow_up: str, passage: str, sentence: str | None) -> None:
     alone = assistant.answer(follow_up)
-    answer = assistant.answer(follow_up, history=[Turn(first, None)])
+    before = assistant.answer(first)  # as the page does: the history carries the answer given
+    answer = assistant.answer(follow_up, history=[Turn(first, before.answer.text if before.answer else None)])
     assert not answer.abstained and answer.answer is not None
     assert passage in answer.citations[0].text
     if sentence is not None:

@@ -49,8 +49,8 @@ class AbstentionModel:
 
 # Fitted by bench/fit_abstention.py (logistic regressions, C=100), one for a best passage in
 # the question's language and one across languages, where similarities run lower.
-SAME_LANGUAGE = AbstentionModel(weights=(26.67, 33.99, 4.03, 16.13), bias=-52.20)
-CROSS_LANGUAGE = AbstentionModel(weights=(31.72, 36.86, 1.88, 14.45), bias=-56.16)
+SAME_LANGUAGE = AbstentionModel(weights=(26.41, 34.19, 4.08, 16.38), bias=-52.16)
+CROSS_LANGUAGE = AbstentionModel(weights=(33.29, 38.86, 2.99, 10.92), bias=-58.82)
 
 
 def coverage(lexical: LexicalIndex, row: int, question: str, language: str) -> float:

@@ -4,7 +4,7 @@
 after a question about MEDEF must not be read as a question about MEDEF. A question is
 treated as a follow-up when it names nothing itself (no names, acronyms or figures) and
 either refers back (pronouns such as it/they/la/en/y) or is only a few words long. Then
-the previous questions are prepended to it for retrieval.
+the previous questions (and the answers they got) are prepended to it for retrieval.
 """
 
 from __future__ import annotations
@@ -43,9 +43,13 @@ def is_follow_up(question: str, language: str) -> bool:
     return language == "fr" and bool(_FRENCH_CLITIC.search(question))
 
 
+CONTEXT_ANSWER_CHARS = 300
+
+
 def contextual_query(question: str, language: str, previous: list[str]) -> str:
-    """The text to search with: the question alone, or preceded by the previous questions."""
-    earlier = [p.strip() for p in previous if p.strip()]
+    """The text to search with: the question alone, or preceded by the previous turns
+    (questions, and the start of the answers given to them)."""
+    earlier = [p.strip()[:CONTEXT_ANSWER_CHARS] for p in previous if p and p.strip()]
     if earlier and is_follow_up(question, language):
         return " ".join([*earlier, question])
     return question

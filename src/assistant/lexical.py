@@ -53,6 +53,9 @@ STOP_WORDS = {
 }
 
 
+_ALL_STOP_WORDS = STOP_WORDS["fr"] | STOP_WORDS["en"]
+
+
 @lru_cache(maxsize=16)
 def _stemmer(language: str) -> Stemmer.Stemmer | None:
     name = _STEMMERS.get(language)
@@ -80,12 +83,19 @@ def analyse(text: str, language: str) -> list[str]:
     return [fold(w) for w in words if len(w) > 1 or w.isdigit()]
 
 
-def entity_terms(question: str) -> list[str]:
-    """Terms that mean the same in any language: numbers, acronyms, capitalised names not first in the text."""
+def entity_terms(text: str) -> list[str]:
+    """Terms that mean the same in any language: numbers, acronyms, and capitalised names
+    that do not merely start a sentence ("Rouen", "MEDEF", "Next40", "2021")."""
+    text = _ELISION.sub(" ", text)
     terms = []
-    for i, m in enumerate(_TOKEN.finditer(_ELISION.sub(" ", question))):
+    for m in _TOKEN.finditer(text):
         word = m.group(0)
-        if any(ch.isdigit() for ch in word) or (word[:1].isupper() and (i > 0 or word.isupper()) and len(word) > 1):
+        before = text[: m.start()].rstrip()
+        sentence_start = not before or before[-1] in '.!?…:\n"«“'
+        has_digit = any(ch.isdigit() for ch in word)
+        acronym = len(word) > 1 and word.isupper()
+        name = word[:1].isupper() and len(word) > 1 and not sentence_start and word.lower() not in _ALL_STOP_WORDS
+        if has_digit or acronym or name:
             terms.append(fold(word))
     return terms
 
@@ -177,10 +187,11 @@ class LexicalIndex:
         start, end = self.weights.indptr[row], self.weights.indptr[row + 1]
         present = set(self.weights.indices[start:end].tolist())
         same = self.languages[row] == question_language
+        names = set(entity_terms(question))
         words: list[str] = []
         for m in _TOKEN.finditer(_ELISION.sub(" ", question)):
             word = m.group(0)
-            keys = [f"\x01{fold(word)}"]
+            keys = [f"\x01{fold(word)}"] if fold(word) in names else []
             if same:
                 keys += analyse(word, question_language)
             if any(self.vocabulary.get(key) in present for key in keys) and word not in words:

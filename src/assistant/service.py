@@ -106,7 +106,7 @@ class Assistant:
             raise BadQuestion("top_k must be between 1 and 20")
         store = self.store()
         language = question_language(question, self.settings.default_language)
-        previous = [t.question for t in (history or [])[-FOLLOW_UP_TURNS:]]
+        previous = [text for t in (history or [])[-FOLLOW_UP_TURNS:] for text in (t.question, t.answer or "")]
         query = contextual_query(question, language, previous)
         # a follow-up is searched with the conversation; its answer sentence must answer the
         # question itself, in that context: it is chosen with both meanings averaged
