@@ -7,8 +7,8 @@ chosen by a hash of the title), draws a calibration sample with a seed other tha
 one `assistant eval` reports (0), computes the signals of `assistant.abstention` for each
 question through the real search, and fits one logistic regression for questions whose
 best passage is in the question's language and one for the others (cross-language
-similarities run lower). Prints the coefficients to paste into `abstention.py` and the
-confidence threshold that answers 95% of the answerable calibration questions.
+similarities run lower). Prints the coefficients to paste into `abstention.py`, the bias shifted so that
+confidence 0.5 answers 95% of the answerable calibration questions.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from assistant.abstention import signals
 from assistant.cache import CachedEmbedder
 from assistant.config import Settings
-from assistant.evaluation import _write_corpus, held_out, load_benchmark
+from assistant.evaluation import _write_corpus, abstention_sample, held_out, load_benchmark
 from assistant.followup import contextual_query
 from assistant.language import question_language
 from assistant.search import hybrid_search
@@ -53,35 +53,37 @@ def main() -> None:
         half.build()
         store = half.store()
         rng = random.Random(args.seed)
-        pool = [q for items in bench.questions.values() for q in items]
-        inside = rng.sample([q for q in pool if not held_out(q.article)], args.questions // 2)
-        outside = rng.sample([q for q in pool if held_out(q.article)], args.questions // 2)
+        sample = abstention_sample(bench, rng, args.questions // 4, ("fr->fr", "en->en", "es->en", "de->en"))
         rows: list[tuple[list[float], int, bool]] = []
-        for label, questions in ((1, inside), (0, outside)):
-            for q in questions:
-                language = question_language(q.text, settings.default_language)
-                query = contextual_query(q.text, language, [])
-                vector = embedder.encode_queries([query])[0]
-                hits = hybrid_search(store, query, language, vector, 10)
-                same = hits[0].passage.language == language
-                rows.append((signals(hits, store.lexical, query, language).as_list(), label, same))
+        for q, answerable in sample:
+            label = int(answerable)
+            language = question_language(q.text, settings.default_language)
+            query = contextual_query(q.text, language, [])
+            vector = embedder.encode_queries([query])[0]
+            hits = hybrid_search(store, query, language, vector, 10)
+            same = hits[0].passage.language == language
+            rows.append((signals(hits, store.lexical, query, language).as_list(), label, same))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    confidences = np.zeros(len(rows))
+    primary = np.array([q.slice in ("fr->fr", "en->en") for q, _ in sample])
     labels = np.array([r[1] for r in rows])
+    same = np.array([r[2] for r in rows])
     for group in (True, False):
-        idx = [i for i, r in enumerate(rows) if r[2] == group]
-        x = np.array([rows[i][0] for i in idx])
-        y = labels[idx]
-        model = LogisticRegression(C=100, max_iter=10_000).fit(x, y)
-        confidences[idx] = model.predict_proba(x)[:, 1]
+        mask = same == group
+        x = np.array([r[0] for r, m in zip(rows, mask, strict=True) if m])
+        model = LogisticRegression(C=100, max_iter=10_000).fit(x, labels[mask])
+        z = model.decision_function(x)
+        # the operating point: answer 95% of the answerable calibration questions (for the
+        # same-language model, of the French and English ones); the bias is shifted so that
+        # this point is confidence 0.5
+        reference = (labels[mask] == 1) & (primary[mask] if group else True)
+        cut = float(np.sort(z[reference])[int(0.05 * reference.sum())])
+        abstains = (z[labels[mask] == 0] < cut).mean()
         name = "same language" if group else "cross-language"
         weights = ", ".join(f"{w:.2f}" for w in model.coef_[0])
-        print(f"{name} ({len(idx)} questions): weights=({weights}), bias={model.intercept_[0]:.2f}")
-    threshold = float(np.sort(confidences[labels == 1])[int(0.05 * (labels == 1).sum())])
-    print(f"threshold answering 95% of answerable calibration questions: {threshold:.3f}")
-    print(f"abstains on {(confidences[labels == 0] < threshold).mean():.3f} of the unanswerable ones")
+        print(f"{name} ({mask.sum()} questions): weights=({weights}), bias={model.intercept_[0] - cut:.2f}")
+        print(f"  at confidence 0.5 it answers 95% of answerable and abstains on {abstains:.3f} of the others")
 
 
 if __name__ == "__main__":

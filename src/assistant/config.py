@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=20)
     max_question_chars: int = Field(2000, ge=10)
     abstain_below: float = Field(
-        0.22, ge=0.0, le=1.0, description="Abstain when the confidence that the documents answer is below this."
+        0.5, ge=0.0, le=1.0, description="Abstain when the confidence that the documents answer is below this."
     )
     default_language: str = Field("en", pattern="^[a-z]{2}$")
     host: str = "127.0.0.1"
