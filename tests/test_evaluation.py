@@ -1,0 +1,38 @@
+"""The evaluation harness's own logic (the full benchmark is `assistant eval`, not a test)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from assistant.evaluation import PRIMARY_ABSTENTION_SLICES, abstention_sample, auroc, held_out, load_benchmark
+
+from .conftest import EVAL_DIR
+
+
+def test_auroc() -> None:
+    assert auroc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert auroc([0.1, 0.2], [0.9, 0.8]) == 0.0
+    assert auroc([0.5, 0.5], [0.5, 0.5]) == 0.5
+    assert auroc([0.9, 0.3], [0.5, 0.1]) == 0.75
+
+
+def test_held_out_split_is_stable_and_about_half() -> None:
+    titles = [f"Article {i}" for i in range(400)]
+    first = [held_out(t) for t in titles]
+    assert first == [held_out(t) for t in titles]
+    assert 0.4 < sum(first) / len(first) < 0.6
+
+
+@pytest.mark.skipif(not (EVAL_DIR / "piaf-v1.0.json").exists(), reason="../shared/eval is not beside the checkout")
+def test_benchmark_matches_its_description() -> None:
+    bench = load_benchmark(EVAL_DIR)
+    langs = [lang for _, lang, _ in bench.documents.values()]
+    assert len(bench.documents) == 1001 and langs.count("fr") == 761 and langs.count("en") == 240
+    for name in ("es->en", "de->en"):
+        q = bench.questions[name][0]
+        assert q.gold.startswith("xquad-") and bench.documents[q.gold][1] == "en"
+    sample = abstention_sample(bench, random.Random(0), 100, PRIMARY_ABSTENTION_SLICES)
+    assert len(sample) == 200 and sum(ok for _, ok in sample) == 100
+    assert all(held_out(q.article) != ok for q, ok in sample)
