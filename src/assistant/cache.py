@@ -22,8 +22,9 @@ _BATCH = 500
 class CachedEmbedder:
     """Wraps an Embedder; passages (and queries) already seen come from the cache."""
 
-    def __init__(self, inner: Embedder, path: Path, cache_queries: bool = False) -> None:
+    def __init__(self, inner: Embedder, path: Path, cache_queries: bool = False, read: bool = True) -> None:
         self.inner = inner
+        self.read = read  # False: embed everything again (and refresh the cache)
         self.identity = inner.identity
         self.dimension = inner.dimension
         self.cache_queries = cache_queries
@@ -52,7 +53,7 @@ class CachedEmbedder:
 
     def _encode(self, kind: str, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         keys = [self._key(kind, t) for t in texts]
-        found = self._lookup(keys)
+        found = self._lookup(keys) if self.read else {}
         missing = sorted({k: i for i, k in enumerate(keys) if k not in found}.values())
         self.hits += len(texts) - len(missing)
         self.misses += len(missing)

@@ -55,20 +55,41 @@ def _print_answer(answer: Answer) -> None:
 
 
 @app.command()
-def index(corpus: CorpusOpt = None, index: IndexOpt = None) -> None:
-    """Build the index from the documents (a new version, switched to atomically)."""
+def index(
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Re-embed everything instead of only what changed.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would change; touch nothing.")] = False,
+) -> None:
+    """Bring the index up to date with the documents: only new or changed text is embedded,
+    and the new version replaces the old one in one atomic step."""
     settings = _settings(corpus=corpus, index=index)
     if not settings.corpus.is_dir():
         _fail(f"the corpus folder {settings.corpus}/ does not exist")
+    assistant = Assistant(settings)
     try:
-        report = Assistant(settings).build(progress=sys.stderr.isatty())
+        if dry_run:
+            plan = assistant.plan()
+            for label, ids in (("add", plan.added), ("update", plan.updated), ("remove", plan.removed)):
+                for doc_id in ids:
+                    typer.echo(f"would {label} {doc_id}")
+            for item in plan.skipped:
+                typer.secho(f"would skip {item.source}: {item.reason}", err=True, fg=typer.colors.YELLOW)
+            typer.echo(plan.summary() + ("" if plan.changes else " — the index is up to date"))
+            return
+        report = assistant.build(progress=sys.stderr.isatty(), full=full)
     except AssistantError as exc:
         _fail(str(exc))
     for item in report.skipped:
         typer.secho(f"skipped {item.source}: {item.reason}", err=True, fg=typer.colors.YELLOW)
+    typer.echo(report.plan.summary())
+    if not report.changed:
+        typer.echo(f"the index in {settings.index}/ is up to date (version {report.version})")
+        return
     typer.echo(
         f"indexed {report.documents} documents, {report.passages} passages, {report.sentences} sentences "
-        f"in {report.seconds:.1f} s -> {settings.index}/ (version {report.version})"
+        f"({report.embedded} texts embedded, {report.reused} reused) in {report.seconds:.1f} s "
+        f"-> {settings.index}/ (version {report.version})"
     )
 
 

@@ -21,3 +21,7 @@ class IndexMismatch(AssistantError):
 
 class BadQuestion(AssistantError):
     """The question is empty, too long or otherwise unusable."""
+
+
+class BuildBusy(AssistantError):
+    """Another build of the same index is running."""

@@ -7,15 +7,42 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from assistant.cache import CachedEmbedder
 from assistant.config import Settings
-from assistant.documents import Skipped, load_corpus
+from assistant.documents import Corpus, Skipped, load_corpus
 from assistant.embedding import Embedder
 from assistant.language import detect_language
 from assistant.passages import chunk_document
-from assistant.store import save_version
+from assistant.store import VERSIONS, build_lock, current_version, save_version
 from assistant.types import Document, Passage
+
+
+@dataclass
+class Plan:
+    """What a build will change, document by document (ids), against the current version."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    settings_changed: bool = False
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.settings_changed)
+
+    def summary(self) -> str:
+        parts = [f"{len(self.added)} added", f"{len(self.updated)} updated", f"{len(self.removed)} removed"]
+        parts.append(f"{len(self.unchanged)} unchanged")
+        text = "documents: " + ", ".join(parts)
+        if self.skipped:
+            text += f", {len(self.skipped)} skipped"
+        if self.settings_changed:
+            text += " (model or chunking settings changed: everything is re-chunked)"
+        return text
 
 
 @dataclass
@@ -28,6 +55,10 @@ class BuildReport:
     sentences: int
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
+    plan: Plan = field(default_factory=Plan)
+    embedded: int = 0  # passages and sentences embedded by this build
+    reused: int = 0  # passages and sentences whose vectors were reused (unchanged text)
+    changed: bool = True  # False when the index was already up to date and nothing was written
 
 
 def chunking_settings(settings: Settings) -> dict[str, int]:
@@ -62,13 +93,87 @@ def make_passages(documents: list[Document], settings: Settings) -> list[Passage
     return passages
 
 
-def build_index(
-    settings: Settings, embedder: Embedder, corpus: Path, index: Path, progress: bool = False
-) -> BuildReport:
-    """Embed the corpus and write a new index version, switched to atomically."""
-    began = time.perf_counter()
-    embedder = CachedEmbedder(embedder, index / "cache" / "embeddings.sqlite")
+def _previous(index: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    """Fingerprints (document id -> text digest and metadata) and manifest of the current version."""
+    version = current_version(index)
+    if version is None:
+        return {}, {}
+    path = index / VERSIONS / version
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        fingerprints = {}
+        with (path / "documents.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                d = json.loads(line)
+                fingerprints[d["id"]] = _fingerprint(d["sha256"], d["source"], d["title"], d["language"])
+    except (OSError, ValueError, KeyError):
+        return {}, {}  # an unreadable version is simply rebuilt
+    return fingerprints, manifest
+
+
+def _fingerprint(sha256: str, source: str, title: str, language: str) -> str:
+    return json.dumps([sha256, source, title, language])
+
+
+def plan_build(
+    settings: Settings, corpus: Path, index: Path, model_identity: str | None
+) -> tuple[Plan, list[Document]]:
+    """Compare the corpus with the current index version, without touching either."""
     loaded = load_corpus(corpus)
+    before, manifest = _previous(index)
+    plan = Plan(skipped=loaded.skipped)
+    model = manifest.get("model")
+    plan.settings_changed = bool(manifest) and (
+        manifest.get("chunking") != chunking_settings(settings)
+        or (model_identity is not None and isinstance(model, dict) and model.get("identity") != model_identity)
+    )
+    now = {d.id: _fingerprint(d.sha256, d.source, d.title, d.language) for d in loaded.documents}
+    for doc_id, fp in now.items():
+        if doc_id not in before:
+            plan.added.append(doc_id)
+        elif before[doc_id] != fp:
+            plan.updated.append(doc_id)
+        else:
+            plan.unchanged.append(doc_id)
+    plan.removed = sorted(set(before) - set(now))
+    return plan, loaded.documents
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    corpus: Path,
+    index: Path,
+    progress: bool = False,
+    full: bool = False,
+) -> BuildReport:
+    """Bring the index up to date with the corpus: a new version, switched to atomically.
+
+    Only new or changed text is embedded: vectors of unchanged passages and sentences come
+    from the index's embedding cache (keyed by content hash). `full` re-embeds everything.
+    When nothing changed, no version is written.
+    """
+    began = time.perf_counter()
+    with build_lock(index):
+        plan, documents = plan_build(settings, corpus, index, embedder.identity)
+        current = current_version(index)
+        if not full and not plan.changes and current is not None:
+            return BuildReport(
+                current, len(documents), 0, 0, plan.skipped, time.perf_counter() - began, plan, changed=False
+            )
+        cached = CachedEmbedder(embedder, index / "cache" / "embeddings.sqlite", read=not full)
+        try:
+            report = _build(settings, cached, documents, plan, index, progress)
+        finally:
+            cached.close()
+    report.seconds = time.perf_counter() - began
+    return report
+
+
+def _build(
+    settings: Settings, embedder: CachedEmbedder, documents: list[Document], plan: Plan, index: Path, progress: bool
+) -> BuildReport:
+    loaded = Corpus(documents, plan.skipped)
     passages = make_passages(loaded.documents, settings)
     texts = {d.id: d.text for d in loaded.documents}
     vectors = embedder.encode_passages([p.text for p in passages], settings.batch_size, progress)
@@ -89,5 +194,7 @@ def build_index(
         passages=len(passages),
         sentences=len(sentences),
         skipped=loaded.skipped,
-        seconds=time.perf_counter() - began,
+        plan=plan,
+        embedded=embedder.misses,
+        reused=embedder.hits,
     )

@@ -17,7 +17,7 @@ from assistant.config import Settings
 from assistant.embedding import Embedder, load_embedder
 from assistant.errors import BadQuestion, IndexMissing
 from assistant.followup import contextual_query
-from assistant.indexer import BuildReport, build_index
+from assistant.indexer import BuildReport, Plan, build_index, plan_build
 from assistant.language import question_language
 from assistant.search import hybrid_search
 from assistant.store import StoredIndex, current_version, load_version
@@ -71,11 +71,15 @@ class Assistant:
                     self._embedder = load_embedder(self.settings)
         return self._embedder
 
-    def build(self, progress: bool = False) -> BuildReport:
-        """Build a new index version from the corpus and start serving it."""
-        report = build_index(self.settings, self.embedder, self.settings.corpus, self.settings.index, progress)
+    def build(self, progress: bool = False, full: bool = False) -> BuildReport:
+        """Bring the index up to date with the corpus (incrementally unless `full`) and serve it."""
+        report = build_index(self.settings, self.embedder, self.settings.corpus, self.settings.index, progress, full)
         self.store()
         return report
+
+    def plan(self) -> Plan:
+        """What `build` would change, without loading the model or writing anything."""
+        return plan_build(self.settings, self.settings.corpus, self.settings.index, None)[0]
 
     def has_index(self) -> bool:
         return current_version(self.settings.index) is not None

@@ -19,12 +19,15 @@ or the previous one, never a mixture. Nothing is pickled.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,12 +35,13 @@ from typing import Any
 import faiss
 import numpy as np
 
-from assistant.errors import IndexMismatch, IndexMissing
+from assistant.errors import BuildBusy, IndexMismatch, IndexMissing
 from assistant.lexical import LexicalIndex
 from assistant.types import Document, Passage, Sentence
 
 FORMAT_VERSION = 2
 CURRENT = "CURRENT"
+LOCK = ".build.lock"
 VERSIONS = "versions"
 KEEP_VERSIONS = 2
 FILES = ("vectors.faiss", "passages.jsonl", "documents.jsonl", "sentences.npy", "lexical.npz", "lexical.json")
@@ -201,6 +205,28 @@ def save_version(
     _fsync_dir(index_dir)
     _clean_old_versions(index_dir, keep=version)
     return version
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Serialise builds of one index. The lock is an flock, released by the kernel when its
+    holder exits, so a killed build never leaves a lock that blocks the next one."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    path = index_dir / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = path.read_text(encoding="utf-8").strip() or "another process"
+            raise BuildBusy(
+                f"another build of {index_dir}/ is running ({holder}); wait for it to finish and try again"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}".encode())
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _clean_old_versions(index_dir: Path, keep: str) -> None:
