@@ -63,6 +63,7 @@ def citations_for(store: StoredIndex, hits: list[Hit]) -> list[Citation]:
                 score=round(hit.score, 4),
                 similarity=round(hit.similarity, 4),
                 matched_terms=hit.terms,
+                page=doc.page_at(p.start),
             )
         )
     return citations

@@ -1,8 +1,9 @@
 """corpus/ files -> Documents.
 
-Every `.txt` and `.md` file under the corpus folder (sub-folders included) is a
-document. Its text is kept exactly as decoded from the file (CRLF and all), so that
-citation offsets index the file's own text. Optional metadata lives beside the files
+Every `.txt`, `.md`, `.html`, `.pdf` and `.docx` file under the corpus folder
+(sub-folders included) is a document, read by the reader of its format (`readers.py`).
+Plain text is kept exactly as decoded from the file (CRLF and all), so that citation
+offsets index the file's own text. Optional metadata lives beside the files
 in `metadata.json`: `{"file name": {"id": ..., "title": ..., "language": ...}}`;
 anything it does not give is derived (id from the path, title from the first
 Markdown heading or the file name, language detected).
@@ -18,14 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.language import UNDETERMINED, detect_language
+from assistant.readers import READERS, Unreadable
 from assistant.types import Document
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".txt", ".md")
 METADATA_FILE = "metadata.json"
 MAX_FILE_BYTES = 50 * 1024 * 1024
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -48,22 +48,8 @@ def slugify(relative: str) -> str:
     return _SLUG.sub("-", stem).strip("-") or "document"
 
 
-def _title(path: Path, text: str) -> str:
-    if path.suffix.lower() == ".md":
-        heading = _HEADING.search(text)
-        if heading:
-            return heading.group(1).strip()
+def _title_from_name(path: Path) -> str:
     return path.stem.replace("-", " ").replace("_", " ").strip() or path.name
-
-
-def _decode(data: bytes) -> str | None:
-    if b"\x00" in data:
-        return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return text.removeprefix("\ufeff")
 
 
 def _read_metadata(root: Path) -> dict[str, dict[str, str]]:
@@ -87,9 +73,13 @@ def load_corpus(root: Path) -> Corpus:
     documents: list[Document] = []
     skipped: list[Skipped] = []
     seen_ids: dict[str, str] = {}
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in READERS and p.is_file())
+    inside = root.resolve()
     for path in files:
         relative = path.relative_to(root).as_posix()
+        if not path.resolve().is_relative_to(inside):
+            skipped.append(Skipped(relative, "a link to a file outside the corpus folder"))
+            continue
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 skipped.append(Skipped(relative, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB"))
@@ -98,12 +88,17 @@ def load_corpus(root: Path) -> Corpus:
         except OSError as exc:
             skipped.append(Skipped(relative, f"cannot be read: {exc.strerror or exc}"))
             continue
-        text = _decode(data)
-        if text is None:
-            skipped.append(Skipped(relative, "not UTF-8 text (binary or another encoding)"))
+        try:
+            extracted = READERS[path.suffix.lower()](data)
+        except Unreadable as exc:
+            skipped.append(Skipped(relative, str(exc)))
             continue
+        except Exception as exc:  # a library choking on a bad file must not stop the build
+            skipped.append(Skipped(relative, f"cannot be read ({type(exc).__name__}: {exc})"))
+            continue
+        text = extracted.text
         if not text.strip():
-            skipped.append(Skipped(relative, "empty"))
+            skipped.append(Skipped(relative, "empty (no text could be extracted)"))
             continue
         meta = metadata.get(relative, {})
         doc_id = str(meta.get("id") or slugify(relative))
@@ -115,11 +110,12 @@ def load_corpus(root: Path) -> Corpus:
         documents.append(
             Document(
                 id=doc_id,
-                title=str(meta.get("title") or _title(path, text)),
+                title=str(meta.get("title") or extracted.title or _title_from_name(path)),
                 language=language,
                 source=relative,
                 text=text,
                 sha256=hashlib.sha256(data).hexdigest(),
+                pages=extracted.pages,
             )
         )
     for item in skipped:

@@ -171,6 +171,7 @@ def save_version(
                     "source": d.source,
                     "sha256": d.sha256,
                     "text": d.text,
+                    "pages": list(d.pages),
                 }
                 for d in documents
             ],
@@ -284,7 +285,9 @@ def load_version(index_dir: Path, model_identity: str | None = None) -> StoredIn
         with (path / "documents.jsonl").open(encoding="utf-8") as f:
             for line in f:
                 d = json.loads(line)
-                documents[d["id"]] = Document(d["id"], d["title"], d["language"], d["source"], d["text"], d["sha256"])
+                documents[d["id"]] = Document(
+                    d["id"], d["title"], d["language"], d["source"], d["text"], d["sha256"], tuple(d.get("pages", ()))
+                )
         passages, sentence_rows = [], []
         with (path / "passages.jsonl").open(encoding="utf-8") as f:
             for line in f:

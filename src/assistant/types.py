@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 
@@ -15,6 +16,13 @@ class Document:
     source: str  # path relative to the corpus folder
     text: str
     sha256: str
+    pages: tuple[int, ...] = ()  # offset where each page starts (PDF); empty for other formats
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page number of the character at `offset`, for paged documents."""
+        if not self.pages:
+            return None
+        return bisect.bisect_right(self.pages, offset)
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ class Citation:
     score: float
     similarity: float = 0.0
     matched_terms: tuple[str, ...] = ()
+    page: int | None = None
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,14 @@ def document(document_id: str, assistant: AssistantDep) -> DocumentOut:
         raise HTTPException(status_code=404, detail=f"no indexed document has the id {document_id!r}")
     d, n = found
     return DocumentOut(
-        id=d.id, title=d.title, language=d.language, source=d.source, passages=n, sha256=d.sha256, text=d.text
+        id=d.id,
+        title=d.title,
+        language=d.language,
+        source=d.source,
+        passages=n,
+        sha256=d.sha256,
+        text=d.text,
+        pages=list(d.pages),
     )
 
 

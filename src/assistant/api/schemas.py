@@ -50,6 +50,7 @@ class CitationOut(BaseModel):
     score: float = Field(description="Relevance: fused semantic, sentence and keyword evidence.")
     similarity: float = Field(description="Semantic (cosine) similarity between question and passage.")
     matched_terms: list[str] = Field(description="Words of the question found in the passage (keyword evidence).")
+    page: int | None = Field(None, description="Page where the passage starts, for paged documents (PDF).")
 
 
 class AnswerResponse(BaseModel):
@@ -80,6 +81,7 @@ class DocumentOut(BaseModel):
     passages: int
     sha256: str
     text: str
+    pages: list[int] = Field(default_factory=list, description="Offset where each page starts (PDF).")
 
 
 class Health(BaseModel):
