@@ -122,6 +122,7 @@ def serve(
         str | None, typer.Option(help="Address to listen on [env ASSISTANT_HOST; default 127.0.0.1]")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port [env ASSISTANT_PORT; default 8000]")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Rebuild when files under the corpus change.")] = False,
 ) -> None:
     """Serve the chat page and the HTTP API; builds the index first if there is none."""
     import uvicorn
@@ -145,7 +146,11 @@ def serve(
     typer.secho(
         f"assistant ready: open http://{shown}:{settings.port}/  (API docs at /docs; Ctrl+C to stop)", bold=True
     )
-    uvicorn.run(create_app(settings, assistant), host=settings.host, port=settings.port, log_level="warning")
+    if watch:
+        typer.echo(f"watching {settings.corpus}/ for changes")
+    uvicorn.run(
+        create_app(settings, assistant, watch_corpus=watch), host=settings.host, port=settings.port, log_level="warning"
+    )
 
 
 @app.command(name="eval")

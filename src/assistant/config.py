@@ -39,6 +39,9 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=1.0, description="Abstain when the confidence that the documents answer is below this."
     )
     default_language: str = Field("en", pattern="^[a-z]{2}$")
+    admin_key: str | None = Field(
+        None, min_length=16, description="Key that POST /api/index requires; unset, the endpoint is disabled."
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
 

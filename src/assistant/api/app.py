@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from starlette.responses import Response
 from assistant import __version__
 from assistant.config import Settings
 from assistant.errors import AssistantError, BadQuestion, IndexMismatch, IndexMissing, ModelError
+from assistant.rebuild import Rebuilder, watch
 from assistant.service import Assistant
 
 log = logging.getLogger(__name__)
@@ -66,8 +68,9 @@ def _readable(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
-    """The ASGI app. `assistant` may be given (tests); otherwise one is made and its model loaded at start."""
+def create_app(settings: Settings, assistant: Assistant | None = None, watch_corpus: bool = False) -> FastAPI:
+    """The ASGI app. `assistant` may be given (tests); otherwise one is made and its model loaded at start.
+    With `watch_corpus`, changes under the corpus folder trigger rebuilds."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,7 +81,18 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         except AssistantError as exc:  # no usable index: answer 503 with the fix until one is built
             log.warning("%s", exc)
         app.state.assistant = service
+        app.state.rebuilder = Rebuilder(service)
+        stop = threading.Event()
+        watcher = None
+        if watch_corpus:
+            watcher = threading.Thread(
+                target=watch, args=(settings.corpus, app.state.rebuilder, stop), name="assistant-watch", daemon=True
+            )
+            watcher.start()
         yield
+        stop.set()
+        if watcher is not None:
+            watcher.join(timeout=5)
 
     app = FastAPI(
         title="assistant",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
 
 from assistant.api.app import AssistantDep
 from assistant.api.schemas import (
@@ -14,6 +16,7 @@ from assistant.api.schemas import (
     DocumentSummary,
     ErrorOut,
     Health,
+    IndexState,
 )
 from assistant.errors import AssistantError
 from assistant.service import Turn, answer_to_dict
@@ -80,3 +83,48 @@ def health(assistant: AssistantDep) -> Health:
         documents=len(store.documents),
         passages=len(store.passages),
     )
+
+
+def _index_state(request: Request, assistant: AssistantDep) -> IndexState:
+    state = request.app.state.rebuilder.state()
+    try:
+        state["index_version"] = assistant.store().version
+    except AssistantError:
+        state["index_version"] = None
+    return IndexState(**state)
+
+
+@router.get("/index", response_model=IndexState)
+def index_state(request: Request, assistant: AssistantDep) -> IndexState:
+    """State and result of the last rebuild, and the version being served."""
+    return _index_state(request, assistant)
+
+
+@router.post(
+    "/index",
+    response_model=IndexState,
+    status_code=202,
+    responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
+def rebuild(
+    request: Request,
+    assistant: AssistantDep,
+    authorization: str | None = Header(None, description="Bearer <ASSISTANT_ADMIN_KEY>"),
+) -> IndexState | JSONResponse:
+    """Start an incremental rebuild from the corpus (admin key required)."""
+    expected = assistant.settings.admin_key
+    if not expected:
+        return JSONResponse(
+            {"detail": "rebuilding over HTTP is disabled: set ASSISTANT_ADMIN_KEY (16+ characters) to enable it"},
+            status_code=403,
+        )
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return JSONResponse(
+            {"detail": "a valid admin key is required: Authorization: Bearer <key>"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not request.app.state.rebuilder.start("api"):
+        return JSONResponse({"detail": "a rebuild is already running; see GET /api/index"}, status_code=409)
+    return _index_state(request, assistant)

@@ -94,3 +94,17 @@ class Health(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+class IndexState(BaseModel):
+    state: str = Field(description="idle, running, done or failed")
+    trigger: str | None = Field(description="api or watch")
+    started_at: float | None
+    finished_at: float | None
+    phase: str | None
+    summary: str | None = Field(description="Documents added / updated / removed / unchanged, texts embedded.")
+    version: str | None = Field(description="Index version the last rebuild produced.")
+    error: str | None
+    skipped: list[dict[str, str]] = Field(description="Files that could not be read, and why.")
+    runs: int
+    index_version: str | None = Field(description="Version being served now.")

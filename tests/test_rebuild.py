@@ -1,0 +1,114 @@
+"""Rebuilds while serving: the admin endpoint, its key, one rebuild at a time, and watch mode.
+(HashEmbedder: these tests are about the index lifecycle, not retrieval quality.)"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.api import create_app
+from assistant.config import Settings
+from assistant.service import Assistant
+from assistant.store import build_lock
+
+from .conftest import CORPUS, HashEmbedder
+
+KEY = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Settings:
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = Settings(corpus=tmp_path / "corpus", index=tmp_path / "index", admin_key=KEY)
+    Assistant(settings, HashEmbedder()).build()
+    return settings
+
+
+@pytest.fixture
+def client(served: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(served, Assistant(served, HashEmbedder()))) as c:
+        yield c
+
+
+def _wait(client: TestClient, timeout: float = 30) -> dict:  # type: ignore[type-arg]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = client.get("/api/index").json()
+        if state["state"] in ("done", "failed"):
+            return state  # type: ignore[no-any-return]
+        time.sleep(0.05)
+    raise AssertionError("the rebuild did not finish")
+
+
+def test_disabled_without_a_configured_key(tmp_path: Path) -> None:
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    settings = Settings(corpus=tmp_path / "corpus", index=tmp_path / "index")
+    with TestClient(create_app(settings, Assistant(settings, HashEmbedder()))) as c:
+        r = c.post("/api/index", headers={"Authorization": "Bearer anything-at-all-here"})
+        assert r.status_code == 403 and "ASSISTANT_ADMIN_KEY" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong-key-wrong-key", KEY + "x", "Basic " + KEY])
+def test_wrong_or_missing_key_is_401(client: TestClient, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    r = client.post("/api/index", headers=headers)
+    assert r.status_code == 401 and "admin key" in r.json()["detail"]
+    assert client.get("/api/index").json()["state"] == "idle"
+
+
+def test_rebuild_picks_up_a_new_document(client: TestClient, served: Settings) -> None:
+    before = client.get("/api/health").json()["index_version"]
+    (served.corpus / "trains.md").write_text("# Trains\n\nHydrogen trains run between Rouen and Caen since 2024.\n")
+    r = client.post("/api/index", headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 202 and r.json()["state"] == "running"
+    state = _wait(client)
+    assert state["state"] == "done" and "1 added" in state["summary"]
+    assert state["version"] != before and state["index_version"] == state["version"]
+    answer = client.post("/api/answer", json={"question": "hydrogen trains Rouen Caen"}).json()
+    assert answer["index_version"] == state["version"]
+    assert "trains" in {c["document_id"] for c in answer["citations"]}
+
+
+def test_ten_requests_at_once_start_exactly_one_rebuild(client: TestClient, served: Settings) -> None:
+    (served.corpus / "more.txt").write_text("Another document so that the rebuild has work to do. " * 50)
+    codes: list[int] = []
+    barrier = threading.Barrier(10)
+
+    def post() -> None:
+        barrier.wait()
+        codes.append(client.post("/api/index", headers={"Authorization": f"Bearer {KEY}"}).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [202] + [409] * 9
+    assert _wait(client)["state"] == "done"
+
+
+def test_a_failed_rebuild_is_reported_and_the_service_keeps_answering(client: TestClient, served: Settings) -> None:
+    with build_lock(served.index):  # as if `assistant index` were running
+        client.post("/api/index", headers={"Authorization": f"Bearer {KEY}"})
+        state = _wait(client)
+    assert state["state"] == "failed" and "another build" in state["error"]
+    assert client.post("/api/answer", json={"question": "MEDEF"}).status_code == 200
+
+
+def test_watch_mode_rebuilds_after_changes_settle(served: Settings) -> None:
+    with TestClient(create_app(served, Assistant(served, HashEmbedder()), watch_corpus=True)) as c:
+        before = c.get("/api/health").json()["index_version"]
+        time.sleep(0.5)  # let the watcher start
+        (served.corpus / "en-medef-digital-disruption-lab.txt").unlink()
+        deadline = time.time() + 30
+        while time.time() < deadline and c.get("/api/health").json()["index_version"] == before:
+            time.sleep(0.2)
+        health = c.get("/api/health").json()
+        assert health["index_version"] != before and health["documents"] == 1
+        assert c.get("/api/index").json()["trigger"] == "watch"
