@@ -130,6 +130,7 @@ def test_questions_in_both_directions_and_the_source_viewer(page) -> None:  # ty
     assert "21 countries" in card.locator(".citation-text").inner_text()
     assert card.locator(".lang-badge").inner_text().strip().upper() == "EN"
     assert "21 countries" in first.locator(".answer-text").inner_text()
+    assert "0." in card.locator(".citation-why").inner_text()  # why it matched: similarity (and shared words)
     assert first.locator("button.cite-marker").count() >= 1
     page.screenshot(path=str(SHOTS / "answer-fr-question.png"), full_page=True)
 

@@ -246,6 +246,9 @@
     var badge = el("span", "lang-badge", badgeText(citation.language));
     badge.title = languageName(citation.language);
     head.appendChild(badge);
+    if (typeof citation.page === "number") {
+      head.appendChild(el("span", "citation-page", t("page")(citation.page)));
+    }
     var score = el("span", "score", formatScore(citation.score));
     score.title = t("scoreTitle");
     head.appendChild(score);
@@ -257,6 +260,13 @@
     appendMarked(textNode, str(citation.text), range, "answer-highlight");
     if (range) card.classList.add("has-answer");
     card.appendChild(textNode);
+
+    // why this passage was cited: semantic similarity, and the question's words it shares
+    var terms = Array.isArray(citation.matched_terms) ? citation.matched_terms.map(str).filter(Boolean) : [];
+    var similarity = formatScore(citation.similarity);
+    if (similarity) {
+      card.appendChild(el("p", "citation-why", terms.length ? t("why")(similarity, terms.join(", ")) : t("whySemantic")(similarity)));
+    }
     return card;
   }
 

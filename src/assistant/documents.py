@@ -67,8 +67,10 @@ def _read_metadata(root: Path) -> dict[str, dict[str, str]]:
     return {str(k): v for k, v in data.items() if isinstance(v, dict)}
 
 
-def load_corpus(root: Path) -> Corpus:
-    """Read every document under `root`; unusable files are listed in `skipped`, never raised."""
+def load_corpus(root: Path, known_languages: dict[str, str] | None = None) -> Corpus:
+    """Read every document under `root`; unusable files are listed in `skipped`, never raised.
+    `known_languages` (file digest -> language) spares detecting unchanged documents again."""
+    known_languages = known_languages or {}
     metadata = _read_metadata(root)
     documents: list[Document] = []
     skipped: list[Skipped] = []
@@ -106,7 +108,10 @@ def load_corpus(root: Path) -> Corpus:
             skipped.append(Skipped(relative, f"its id {doc_id!r} is already used by {seen_ids[doc_id]}"))
             continue
         seen_ids[doc_id] = relative
-        language = str(meta.get("language") or detect_language(text, fallback=UNDETERMINED))
+        digest = hashlib.sha256(data).hexdigest()
+        language = str(
+            meta.get("language") or known_languages.get(digest) or detect_language(text, fallback=UNDETERMINED)
+        )
         documents.append(
             Document(
                 id=doc_id,
@@ -114,7 +119,7 @@ def load_corpus(root: Path) -> Corpus:
                 language=language,
                 source=relative,
                 text=text,
-                sha256=hashlib.sha256(data).hexdigest(),
+                sha256=digest,
                 pages=extracted.pages,
             )
         )

@@ -29,6 +29,7 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     settings_changed: bool = False
+    known_languages: dict[tuple[str, int, int], str] = field(default_factory=dict, repr=False)
 
     @property
     def changes(self) -> bool:
@@ -76,8 +77,14 @@ def corpus_fingerprint(documents: list[Document], chunking: dict[str, int]) -> s
     return h.hexdigest()
 
 
-def make_passages(documents: list[Document], settings: Settings) -> list[Passage]:
-    """Chunk every document; each passage gets its own detected language (the document's when unsure)."""
+def make_passages(
+    documents: list[Document], settings: Settings, known: dict[tuple[str, int, int], str] | None = None
+) -> list[Passage]:
+    """Chunk every document; each passage gets its own detected language (the document's when unsure).
+    `known` gives the language of passages already detected in the previous version, by
+    (document digest, start, end), so that unchanged passages are not detected again."""
+    known = known or {}
+    digests = {d.id: d.sha256 for d in documents}
     passages: list[Passage] = []
     for doc in documents:
         for p in chunk_document(
@@ -88,27 +95,43 @@ def make_passages(documents: list[Document], settings: Settings) -> list[Passage
             settings.passage_max_words,
             settings.passage_overlap_sentences,
         ):
-            lang = detect_language(p.text, fallback=doc.language)
+            lang = known.get((digests[doc.id], p.start, p.end)) or detect_language(p.text, fallback=doc.language)
             passages.append(p if lang == p.language else Passage(**{**p.__dict__, "language": lang}))
     return passages
 
 
-def _previous(index: Path) -> tuple[dict[str, str], dict[str, Any]]:
-    """Fingerprints (document id -> text digest and metadata) and manifest of the current version."""
+@dataclass
+class Previous:
+    """What the current version knows: document fingerprints, its manifest, detected languages."""
+
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    document_languages: dict[str, str] = field(default_factory=dict)  # text digest -> language
+    passage_languages: dict[tuple[str, int, int], str] = field(default_factory=dict)
+
+
+def _previous(index: Path) -> Previous:
     version = current_version(index)
     if version is None:
-        return {}, {}
+        return Previous()
     path = index / VERSIONS / version
+    previous = Previous()
     try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        fingerprints = {}
+        previous.manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        digests = {}
         with (path / "documents.jsonl").open(encoding="utf-8") as f:
             for line in f:
                 d = json.loads(line)
-                fingerprints[d["id"]] = _fingerprint(d["sha256"], d["source"], d["title"], d["language"])
+                previous.fingerprints[d["id"]] = _fingerprint(d["sha256"], d["source"], d["title"], d["language"])
+                digests[d["id"]] = d["sha256"]
+                previous.document_languages[d["sha256"]] = d["language"]
+        with (path / "passages.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                r = json.loads(line)
+                previous.passage_languages[(digests[r["doc_id"]], r["start"], r["end"])] = r["language"]
     except (OSError, ValueError, KeyError):
-        return {}, {}  # an unreadable version is simply rebuilt
-    return fingerprints, manifest
+        return Previous()  # an unreadable version is simply rebuilt
+    return previous
 
 
 def _fingerprint(sha256: str, source: str, title: str, language: str) -> str:
@@ -119,9 +142,10 @@ def plan_build(
     settings: Settings, corpus: Path, index: Path, model_identity: str | None
 ) -> tuple[Plan, list[Document]]:
     """Compare the corpus with the current index version, without touching either."""
-    loaded = load_corpus(corpus)
-    before, manifest = _previous(index)
-    plan = Plan(skipped=loaded.skipped)
+    previous = _previous(index)
+    loaded = load_corpus(corpus, previous.document_languages)
+    before, manifest = previous.fingerprints, previous.manifest
+    plan = Plan(skipped=loaded.skipped, known_languages=previous.passage_languages)
     model = manifest.get("model")
     plan.settings_changed = bool(manifest) and (
         manifest.get("chunking") != chunking_settings(settings)
@@ -174,7 +198,7 @@ def _build(
     settings: Settings, embedder: CachedEmbedder, documents: list[Document], plan: Plan, index: Path, progress: bool
 ) -> BuildReport:
     loaded = Corpus(documents, plan.skipped)
-    passages = make_passages(loaded.documents, settings)
+    passages = make_passages(loaded.documents, settings, plan.known_languages)
     texts = {d.id: d.text for d in loaded.documents}
     vectors = embedder.encode_passages([p.text for p in passages], settings.batch_size, progress)
     sentences = [texts[p.doc_id][s.start : s.end] for p in passages for s in p.sentences]

@@ -11,8 +11,8 @@ import re
 import threading
 import warnings
 
-from langdetect import DetectorFactory, detect_langs
-from langdetect.detector_factory import init_factory
+from langdetect import DetectorFactory
+from langdetect import detector_factory as _langdetect
 from langdetect.lang_detect_exception import LangDetectException
 
 DetectorFactory.seed = 0
@@ -21,7 +21,7 @@ with warnings.catch_warnings():
     # langdetect leaves its profile files to the garbage collector; load them once, here,
     # so that no later call (in any thread) loads them again half-way
     warnings.simplefilter("ignore", ResourceWarning)
-    init_factory()
+    _langdetect.init_factory()
 
 UNDETERMINED = "und"
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
@@ -38,6 +38,7 @@ _ENGLISH = frozenset(
 )
 _FRENCH_CHARS = re.compile(r"[éèêàâçîïôûùœ«»]", re.IGNORECASE)
 MIN_RELIABLE_LETTERS = 40
+MAX_DETECT_CHARS = 1000  # a language shows in its first thousand characters; more only costs time
 
 
 def _cues(text: str) -> tuple[int, int]:
@@ -59,7 +60,10 @@ def detect_language(text: str, fallback: str = UNDETERMINED, prefer: tuple[str, 
         return fallback
     try:
         with _LOCK:
-            candidates = detect_langs(text)
+            detector = _langdetect._factory.create()
+            detector.set_max_text_length(MAX_DETECT_CHARS)
+            detector.append(text)
+            candidates = detector.get_probabilities()
     except LangDetectException:
         candidates = []
     probs = {c.lang: c.prob for c in candidates}

@@ -1,0 +1,77 @@
+"""Incremental re-indexing on a 1,000-document corpus (a benchmark, not a test).
+
+    python bench/incremental.py [--documents 1000] [--json out.json]
+
+Makes a corpus of PIAF paragraphs (one document each) from ../shared/eval, builds the
+index from scratch (`--full`: every passage and sentence embedded), changes one document,
+and times the incremental rebuild, which only embeds what changed. Prints both times and
+their ratio (the target: the incremental rebuild takes at most 5% of the full build).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from foundation import machine  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--documents", type=int, default=1000)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    piaf = ROOT.parent / "shared" / "eval" / "piaf-v1.0.json"
+    if not piaf.exists():
+        raise SystemExit(f"evaluation data not found: {piaf}")
+
+    from assistant.config import Settings
+    from assistant.service import Assistant
+
+    data = json.loads(piaf.read_text(encoding="utf-8"))["data"]
+    paragraphs = [p["context"] for article in data for p in article["paragraphs"]]
+    work = Path(tempfile.mkdtemp())
+    try:
+        corpus = work / "corpus"
+        corpus.mkdir()
+        for i in range(args.documents):
+            (corpus / f"doc-{i:04d}.txt").write_text(paragraphs[i % len(paragraphs)] + f"\n\n(copie {i})", encoding="utf-8")
+        assistant = Assistant(Settings(corpus=corpus, index=work / "index"))
+        assistant.embedder.encode_queries(["warm-up"])
+        full = assistant.build(full=True)
+        changed = corpus / "doc-0500.txt"
+        changed.write_text(changed.read_text(encoding="utf-8") + " Une phrase ajoutée.", encoding="utf-8")
+        began = time.perf_counter()
+        incremental = assistant.build()
+        incremental_s = time.perf_counter() - began
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result = {
+        "machine": machine(),
+        "documents": args.documents,
+        "passages": full.passages,
+        "sentences": full.sentences,
+        "full_build_s": round(full.seconds, 1),
+        "full_embedded": full.embedded,
+        "incremental_s": round(incremental_s, 2),
+        "incremental_embedded": incremental.embedded,
+        "incremental_reused": incremental.reused,
+        "ratio": round(incremental_s / full.seconds, 4),
+    }
+    width = max(map(len, result))
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
