@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.config import Settings
-from assistant.errors import BuildBusy
+from assistant.errors import BuildBusy, IndexMismatch
 from assistant.service import Assistant
 from assistant.store import build_lock, current_version, load_version
 
@@ -159,3 +159,21 @@ def test_dry_run_from_the_command_line(small: Settings) -> None:
     assert out.returncode == 0, out.stderr
     assert "would add en-medef-digital-disruption-lab" in out.stdout and "2 added" in out.stdout
     assert current_version(small.index) is None
+
+
+def test_a_damaged_new_version_does_not_replace_the_served_one(small: Settings) -> None:
+    serving = Assistant(small, HashEmbedder())
+    first = serving.build()
+    assert serving.answer("MEDEF digital").index_version == first.version
+    (small.corpus / "new.txt").write_text("A new document about hydrogen trains.", encoding="utf-8")
+    second = Assistant(small, HashEmbedder()).build()
+    vectors = small.index / "versions" / second.version / "vectors.faiss"
+    vectors.write_bytes(vectors.read_bytes()[:100])  # truncated after the switch
+    answer = serving.answer("MEDEF digital")
+    assert answer.index_version == first.version and answer.citations  # still serving the good one
+    fresh = Assistant(small, HashEmbedder())
+    with pytest.raises(IndexMismatch, match="assistant index"):  # a new process refuses it with the fix
+        fresh.store()
+    third = Assistant(small, HashEmbedder()).build()  # the fix the message gives: `assistant index`
+    assert third.changed
+    assert serving.answer("MEDEF digital").index_version == third.version

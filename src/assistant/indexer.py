@@ -15,7 +15,7 @@ from assistant.documents import Corpus, Skipped, load_corpus
 from assistant.embedding import Embedder
 from assistant.language import detect_language
 from assistant.passages import chunk_document
-from assistant.store import VERSIONS, build_lock, current_version, save_version
+from assistant.store import VERSIONS, build_lock, current_version, save_version, verify_current
 from assistant.types import Document, Passage
 
 
@@ -181,7 +181,7 @@ def build_index(
     with build_lock(index):
         plan, documents = plan_build(settings, corpus, index, embedder.identity)
         current = current_version(index)
-        if not full and not plan.changes and current is not None:
+        if not full and not plan.changes and current is not None and verify_current(index):
             return BuildReport(
                 current, len(documents), 0, 0, plan.skipped, time.perf_counter() - began, plan, changed=False
             )

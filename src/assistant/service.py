@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 import unicodedata
@@ -15,13 +16,15 @@ from assistant.abstention import confidence as answer_confidence
 from assistant.answer import answer_sentence, citations_for, distinct, message
 from assistant.config import Settings
 from assistant.embedding import Embedder, load_embedder
-from assistant.errors import BadQuestion, IndexMissing
+from assistant.errors import BadQuestion, IndexMismatch, IndexMissing
 from assistant.followup import contextual_query
 from assistant.indexer import BuildReport, Plan, build_index, plan_build
 from assistant.language import question_language
 from assistant.search import hybrid_search
 from assistant.store import StoredIndex, current_version, load_version
 from assistant.types import Answer, Document
+
+log = logging.getLogger(__name__)
 
 FOLLOW_UP_TURNS = 2  # previous questions that give context to a follow-up
 
@@ -60,6 +63,7 @@ class Assistant:
         self.settings = settings
         self._embedder = embedder
         self._store: StoredIndex | None = None
+        self._refused: str | None = None  # a version that failed to load; the loaded one keeps serving
         self._model_lock = threading.Lock()
         self._store_lock = threading.Lock()
 
@@ -92,12 +96,21 @@ class Assistant:
                 f"no index in {self.settings.index}/ — run `assistant index` to build it from {self.settings.corpus}/"
             )
         store = self._store
-        if store is None or store.version != version:
-            identity = self.embedder.identity  # load the model outside the store lock
-            with self._store_lock:
-                store = self._store
-                if store is None or store.version != version:
+        if store is not None and version in (store.version, self._refused):
+            return store
+        identity = self.embedder.identity  # load the model outside the store lock
+        with self._store_lock:
+            store = self._store
+            if store is None or version not in (store.version, self._refused):
+                try:
                     store = load_version(self.settings.index, identity)
+                except IndexMismatch as exc:
+                    if store is None:
+                        raise
+                    # a damaged new version must not take down a service that has a good one
+                    log.error("index version %s refused (%s); still serving %s", version, exc, store.version)
+                    self._refused = version
+                else:
                     self._store = store
         return store
 

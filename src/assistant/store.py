@@ -240,6 +240,20 @@ def _clean_old_versions(index_dir: Path, keep: str) -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def verify_current(index_dir: Path) -> bool:
+    """True when the current version's files are all there and match their checksums."""
+    version = current_version(index_dir)
+    if version is None:
+        return False
+    path = index_dir / VERSIONS / version
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        files = manifest["files"]
+        return set(files) == set(FILES) and all(_sha256(path / name) == digest for name, digest in files.items())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def current_version(index_dir: Path) -> str | None:
     """Name of the version CURRENT points to, or None when there is no index."""
     try:
