@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,7 @@ def build_index(
     index: Path,
     progress: bool = False,
     full: bool = False,
+    on_phase: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Bring the index up to date with the corpus: a new version, switched to atomically.
 
@@ -179,6 +181,8 @@ def build_index(
     """
     began = time.perf_counter()
     with build_lock(index):
+        phase = on_phase or (lambda _: None)
+        phase("reading the documents")
         plan, documents = plan_build(settings, corpus, index, embedder.identity)
         current = current_version(index)
         if not full and not plan.changes and current is not None and verify_current(index):
@@ -187,7 +191,7 @@ def build_index(
             )
         cached = CachedEmbedder(embedder, index / "cache" / "embeddings.sqlite", read=not full)
         try:
-            report = _build(settings, cached, documents, plan, index, progress)
+            report = _build(settings, cached, documents, plan, index, progress, phase)
         finally:
             cached.close()
     report.seconds = time.perf_counter() - began
@@ -195,13 +199,21 @@ def build_index(
 
 
 def _build(
-    settings: Settings, embedder: CachedEmbedder, documents: list[Document], plan: Plan, index: Path, progress: bool
+    settings: Settings,
+    embedder: CachedEmbedder,
+    documents: list[Document],
+    plan: Plan,
+    index: Path,
+    progress: bool,
+    phase: Callable[[str], None],
 ) -> BuildReport:
     loaded = Corpus(documents, plan.skipped)
     passages = make_passages(loaded.documents, settings, plan.known_languages)
     texts = {d.id: d.text for d in loaded.documents}
+    phase(f"embedding {len(passages)} passages (new or changed text only)")
     vectors = embedder.encode_passages([p.text for p in passages], settings.batch_size, progress)
     sentences = [texts[p.doc_id][s.start : s.end] for p in passages for s in p.sentences]
+    phase(f"embedding {len(sentences)} sentences (new or changed text only)")
     sentence_vectors = embedder.encode_passages(sentences, settings.batch_size, progress)
     chunking = chunking_settings(settings)
     manifest = {
@@ -211,6 +223,7 @@ def _build(
         "corpus_fingerprint": corpus_fingerprint(loaded.documents, chunking),
         "skipped": [{"source": s.source, "reason": s.reason} for s in loaded.skipped],
     }
+    phase("writing the new version")
     version = save_version(index, passages, vectors, sentence_vectors, loaded.documents, manifest)
     return BuildReport(
         version=version,

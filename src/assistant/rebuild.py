@@ -70,7 +70,7 @@ class Rebuilder:
     def _run(self) -> None:
         while True:
             try:
-                report = self.assistant.build()
+                report = self.assistant.build(on_phase=self._phase)
                 with self._lock:
                     s = self._state
                     s.state, s.phase, s.version = "done", None, report.version
@@ -94,6 +94,10 @@ class Rebuilder:
                 self._state = RebuildState(
                     state="running", trigger="watch", started_at=time.time(), phase="starting", runs=self._state.runs
                 )
+
+    def _phase(self, phase: str) -> None:
+        with self._lock:
+            self._state.phase = phase
 
     def _fail(self, message: str) -> None:
         with self._lock:

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,9 +76,13 @@ class Assistant:
                     self._embedder = load_embedder(self.settings)
         return self._embedder
 
-    def build(self, progress: bool = False, full: bool = False) -> BuildReport:
+    def build(
+        self, progress: bool = False, full: bool = False, on_phase: Callable[[str], None] | None = None
+    ) -> BuildReport:
         """Bring the index up to date with the corpus (incrementally unless `full`) and serve it."""
-        report = build_index(self.settings, self.embedder, self.settings.corpus, self.settings.index, progress, full)
+        report = build_index(
+            self.settings, self.embedder, self.settings.corpus, self.settings.index, progress, full, on_phase
+        )
         self.store()
         return report
 
