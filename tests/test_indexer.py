@@ -55,6 +55,9 @@ def test_rebuild_embeds_only_what_changed(small: Settings) -> None:
     report = assistant.build()
     assert report.changed and report.version != first.version
     assert 0 < report.embedded < report.reused  # only the changed passage, its sentence and the note
+    assert report.passages_embedded == 2  # the changed passage and the note
+    assert report.passages_removed == 3  # the changed passage's old text and the deleted document's two
+    assert "2 new or changed" in report.passage_summary()
     store = load_version(small.index, "hash-trigrams-64")
     assert set(store.documents) == {"en-medef-digital-disruption-lab", "note"}
     answer = assistant.answer("Combien d'entreprises dans la French Tech Corporate Community ?", top_k=20)

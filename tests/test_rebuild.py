@@ -65,10 +65,12 @@ def test_wrong_or_missing_key_is_401(client: TestClient, header: str | None) -> 
 def test_rebuild_picks_up_a_new_document(client: TestClient, served: Settings) -> None:
     before = client.get("/api/health").json()["index_version"]
     (served.corpus / "trains.md").write_text("# Trains\n\nHydrogen trains run between Rouen and Caen since 2024.\n")
+    (served.corpus / "scan.pdf").write_bytes(b"%PDF-1.4 damaged")
     r = client.post("/api/index", headers={"Authorization": f"Bearer {KEY}"})
     assert r.status_code == 202 and r.json()["state"] == "running"
     state = _wait(client)
-    assert state["state"] == "done" and "1 added" in state["summary"]
+    assert state["state"] == "done" and "1 added" in state["summary"] and "1 skipped" in state["summary"]
+    assert [s["source"] for s in state["skipped"]] == ["scan.pdf"] and "PDF" in state["skipped"][0]["reason"]
     assert state["version"] != before and state["index_version"] == state["version"]
     answer = client.post("/api/answer", json={"question": "hydrogen trains Rouen Caen"}).json()
     assert answer["index_version"] == state["version"]

@@ -86,6 +86,7 @@ def index(
     if not report.changed:
         typer.echo(f"the index in {settings.index}/ is up to date (version {report.version})")
         return
+    typer.echo(report.passage_summary())
     typer.echo(
         f"indexed {report.documents} documents, {report.passages} passages, {report.sentences} sentences "
         f"({report.embedded} texts embedded, {report.reused} reused) in {report.seconds:.1f} s "

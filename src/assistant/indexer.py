@@ -31,6 +31,7 @@ class Plan:
     skipped: list[Skipped] = field(default_factory=list)
     settings_changed: bool = False
     known_languages: dict[tuple[str, int, int], str] = field(default_factory=dict, repr=False)
+    previous_passages: int = 0
 
     @property
     def changes(self) -> bool:
@@ -61,6 +62,15 @@ class BuildReport:
     embedded: int = 0  # passages and sentences embedded by this build
     reused: int = 0  # passages and sentences whose vectors were reused (unchanged text)
     changed: bool = True  # False when the index was already up to date and nothing was written
+    passages_embedded: int = 0  # passages of new or changed text
+    passages_removed: int = 0  # passages of the previous version that are gone
+
+    def passage_summary(self) -> str:
+        kept = self.passages - self.passages_embedded
+        return (
+            f"passages: {self.passages} ({self.passages_embedded} new or changed, {kept} unchanged, "
+            f"{self.passages_removed} removed)"
+        )
 
 
 def chunking_settings(settings: Settings) -> dict[str, int]:
@@ -146,7 +156,11 @@ def plan_build(
     previous = _previous(index)
     loaded = load_corpus(corpus, previous.document_languages)
     before, manifest = previous.fingerprints, previous.manifest
-    plan = Plan(skipped=loaded.skipped, known_languages=previous.passage_languages)
+    plan = Plan(
+        skipped=loaded.skipped,
+        known_languages=previous.passage_languages,
+        previous_passages=len(previous.passage_languages),
+    )
     model = manifest.get("model")
     plan.settings_changed = bool(manifest) and (
         manifest.get("chunking") != chunking_settings(settings)
@@ -212,6 +226,7 @@ def _build(
     texts = {d.id: d.text for d in loaded.documents}
     phase(f"embedding {len(passages)} passages (new or changed text only)")
     vectors = embedder.encode_passages([p.text for p in passages], settings.batch_size, progress)
+    passages_embedded = embedder.misses
     sentences = [texts[p.doc_id][s.start : s.end] for p in passages for s in p.sentences]
     phase(f"embedding {len(sentences)} sentences (new or changed text only)")
     sentence_vectors = embedder.encode_passages(sentences, settings.batch_size, progress)
@@ -234,4 +249,6 @@ def _build(
         plan=plan,
         embedded=embedder.misses,
         reused=embedder.hits,
+        passages_embedded=passages_embedded,
+        passages_removed=max(0, plan.previous_passages - (len(passages) - passages_embedded)),
     )

@@ -75,7 +75,7 @@ class Rebuilder:
                     s = self._state
                     s.state, s.phase, s.version = "done", None, report.version
                     s.summary = report.plan.summary() + (
-                        f"; {report.embedded} texts embedded, {report.reused} reused"
+                        f"; {report.passage_summary()}; {report.embedded} texts embedded, {report.reused} reused"
                         if report.changed
                         else "; up to date"
                     )
