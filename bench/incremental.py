@@ -43,7 +43,9 @@ def main() -> None:
         corpus = work / "corpus"
         corpus.mkdir()
         for i in range(args.documents):
-            (corpus / f"doc-{i:04d}.txt").write_text(paragraphs[i % len(paragraphs)] + f"\n\n(copie {i})", encoding="utf-8")
+            (corpus / f"doc-{i:04d}.txt").write_text(
+                paragraphs[i % len(paragraphs)] + f"\n\n(copie {i})", encoding="utf-8"
+            )
         assistant = Assistant(Settings(corpus=corpus, index=work / "index"))
         assistant.embedder.encode_queries(["warm-up"])
         full = assistant.build(full=True)
