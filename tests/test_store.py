@@ -79,3 +79,18 @@ def test_deleted_document_is_not_cited_after_rebuild(small: Settings) -> None:
     assistant.build()
     answer = assistant.answer("French Tech Corporate Community 90 entreprises", top_k=20)
     assert {c.document_id for c in answer.citations} == {"en-medef-digital-disruption-lab"}
+
+
+def test_large_collections_get_an_hnsw_index_with_the_same_answers(small: Settings, tmp_path: Path) -> None:
+    exact = Assistant(small, HashEmbedder())
+    exact.build()
+    approximate_settings = small.model_copy(update={"index": tmp_path / "hnsw-index", "ann_threshold": 1})
+    approximate = Assistant(approximate_settings, HashEmbedder())
+    approximate.build()
+    store = load_version(approximate_settings.index, "hash-trigrams-64")
+    assert store.manifest["vector_index"]["kind"] == "hnsw"
+    assert load_version(small.index, "hash-trigrams-64").manifest["vector_index"] == {"kind": "flat"}
+    for question in ("MEDEF digital countries", "French Tech Corporate Community entreprises"):
+        a, b = exact.answer(question), approximate.answer(question)
+        assert [c.document_id for c in a.citations] == [c.document_id for c in b.citations]
+        assert [c.start for c in a.citations] == [c.start for c in b.citations]

@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     passage_max_words: int = Field(200, ge=10)
     passage_overlap_sentences: int = Field(0, ge=0, le=3)
     top_k: int = Field(5, ge=1, le=20)
+    ann_threshold: int = Field(
+        200_000,
+        ge=1,
+        description="From this many passages on, the vector index is HNSW (approximate) instead of exact.",
+    )
+    hnsw_m: int = Field(32, ge=4, le=128)
+    hnsw_ef_construction: int = Field(64, ge=8, le=1024)
+    hnsw_ef_search: int = Field(96, ge=8, le=4096)
     max_question_chars: int = Field(2000, ge=10)
     abstain_below: float = Field(
         0.5, ge=0.0, le=1.0, description="Abstain when the confidence that the documents answer is below this."

@@ -16,7 +16,14 @@ from assistant.documents import Corpus, Skipped, load_corpus
 from assistant.embedding import Embedder
 from assistant.language import detect_language
 from assistant.passages import chunk_document
-from assistant.store import VERSIONS, build_lock, current_version, save_version, verify_current
+from assistant.store import (
+    VERSIONS,
+    build_lock,
+    choose_vector_index,
+    current_version,
+    save_version,
+    verify_current,
+)
 from assistant.types import Document, Passage
 
 
@@ -235,6 +242,13 @@ def _build(
         "model": {"identity": embedder.identity, "dimension": embedder.dimension, "normalized": True},
         "metric": "inner_product",
         "chunking": chunking,
+        "vector_index": choose_vector_index(
+            len(passages),
+            settings.ann_threshold,
+            settings.hnsw_m,
+            settings.hnsw_ef_construction,
+            settings.hnsw_ef_search,
+        ),
         "corpus_fingerprint": corpus_fingerprint(loaded.documents, chunking),
         "skipped": [{"source": s.source, "reason": s.reason} for s in loaded.skipped],
     }

@@ -91,6 +91,29 @@ class StoredIndex:
         return np.asarray(self.sentence_vectors[first : first + len(self.passages[row].sentences)])
 
 
+def choose_vector_index(passages: int, threshold: int, m: int, ef_construction: int, ef_search: int) -> dict[str, Any]:
+    """Exact search while it is fast enough; HNSW (approximate, recall@10 ≈ 1 in bench/scale.py) past
+    `threshold` passages."""
+    if passages < threshold:
+        return {"kind": "flat"}
+    return {"kind": "hnsw", "M": m, "ef_construction": ef_construction, "ef_search": ef_search}
+
+
+def make_vector_index(dimension: int, spec: dict[str, Any]) -> faiss.Index:
+    if spec.get("kind") == "hnsw":
+        index = faiss.IndexHNSWFlat(dimension, int(spec["M"]), faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = int(spec["ef_construction"])
+        return index
+    return faiss.IndexFlatIP(dimension)
+
+
+def tune_vector_index(index: faiss.Index, spec: dict[str, Any]) -> None:
+    """Search-time settings that FAISS does not keep in the file."""
+    if spec.get("kind") == "hnsw":
+        inner = faiss.downcast_index(index.index if hasattr(index, "index") else index)
+        inner.hnsw.efSearch = int(spec["ef_search"])  # type: ignore[attr-defined]
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -149,8 +172,9 @@ def save_version(
     staging = versions / f".staging-{version}"
     staging.mkdir()
     try:
-        flat = faiss.IndexFlatIP(int(manifest["model"]["dimension"]))
-        index = faiss.IndexIDMap2(flat)
+        index = faiss.IndexIDMap2(
+            make_vector_index(int(manifest["model"]["dimension"]), manifest.get("vector_index", {}))
+        )
         if len(passages):
             index.add_with_ids(
                 np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(passages), dtype=np.int64)
@@ -293,6 +317,7 @@ def load_version(index_dir: Path, model_identity: str | None = None) -> StoredIn
         raise IndexMismatch(f"the index in {index_dir}/ lacks files; {_fix(index_dir)}")
     try:
         vectors = faiss.read_index(str(path / "vectors.faiss"))
+        tune_vector_index(vectors, manifest.get("vector_index", {}))
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
         lexical = LexicalIndex.load(path)
         documents = {}
