@@ -149,14 +149,6 @@ class LexicalIndex:
             self.__dict__["_idf"] = cached
         return cached
 
-    def query_vector(self, terms: list[str]) -> np.ndarray:
-        q = np.zeros(self.weights.shape[1], dtype=np.float32)
-        for term in terms:
-            j = self.vocabulary.get(term)
-            if j is not None:
-                q[j] += 1.0
-        return q
-
     def scores(self, question: str, question_language: str) -> tuple[np.ndarray, list[str]]:
         """BM25 score of every passage, and the question terms that exist in the index.
 
@@ -169,18 +161,36 @@ class LexicalIndex:
         total = np.zeros(n, dtype=np.float32)
         if n == 0:
             return total, []
-        langs = np.asarray(self.languages)
         entities = [f"\x01{t}" for t in entity_terms(question)]
         matched: set[str] = set()
-        same = langs == question_language
+        same = self.same_language(question_language)
         if same.any():
             terms = analyse(question, question_language)
             matched.update(t for t in terms if t in self.vocabulary)
-            total += np.where(same, self.weights @ self.query_vector(terms + entities), 0)
-        if (~same).any() and entities:
-            total += np.where(~same, self.weights @ self.query_vector(entities), 0)
+            total += np.where(same, self._score_terms(terms + entities), 0)
+        if not same.all() and entities:
+            total += np.where(same, 0, self._score_terms(entities))
         matched.update(t[1:] for t in entities if t in self.vocabulary)
         return total, sorted(matched)
+
+    def same_language(self, language: str) -> np.ndarray:
+        """Boolean mask of the passages in `language` (cached per language)."""
+        masks = self.__dict__.setdefault("_masks", {})
+        if language not in masks:
+            masks[language] = np.asarray(self.languages) == language
+        return masks[language]  # type: ignore[no-any-return]
+
+    def _score_terms(self, terms: list[str]) -> np.ndarray:
+        """Sum of the BM25 weights of `terms` for every passage, reading only their postings."""
+        columns = [self.vocabulary[t] for t in terms if t in self.vocabulary]
+        if not columns:
+            return np.zeros(self.weights.shape[0], dtype=np.float32)
+        unique, counts = np.unique(np.asarray(columns), return_counts=True)
+        by_term = self.__dict__.get("_by_term")
+        if by_term is None:
+            by_term = self.weights.tocsc()  # postings: one column per term
+            self.__dict__["_by_term"] = by_term
+        return np.asarray(by_term[:, unique] @ counts.astype(np.float32), dtype=np.float32).ravel()
 
     def shared_terms(self, row: int, question: str, question_language: str) -> tuple[str, ...]:
         """The question's words that the passage at `row` contains (as analysed), in question order."""

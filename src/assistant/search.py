@@ -58,7 +58,7 @@ def hybrid_search(
     # Keyword evidence is relative to the best passage of the same side: passages in the
     # question's language (scored on all its words) and the others (scored on names and
     # figures only) each have their own best, so neither side starts with an advantage.
-    same_language = np.asarray(store.lexical.languages) == language
+    same_language = store.lexical.same_language(language)
     best_same = float(lexical[same_language].max()) if same_language.any() else 0.0
     best_other = float(lexical[~same_language].max()) if (~same_language).any() else 0.0
     candidates = set(dense)
