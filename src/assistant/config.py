@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     passage_overlap_sentences: int = Field(0, ge=0, le=3)
     top_k: int = Field(5, ge=1, le=20)
     ann_threshold: int = Field(
-        200_000,
+        100_000,
         ge=1,
         description="From this many passages on, the vector index is HNSW (approximate) instead of exact.",
     )
