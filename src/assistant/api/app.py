@@ -68,6 +68,25 @@ def _readable(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """FastAPI's /docs page, with the Swagger UI files of the `swagger-ui-bundle` package
+    instead of a CDN (no request may leave the machine)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="assistant — API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+
 def create_app(settings: Settings, assistant: Assistant | None = None, watch_corpus: bool = False) -> FastAPI:
     """The ASGI app. `assistant` may be given (tests); otherwise one is made and its model loaded at start.
     With `watch_corpus`, changes under the corpus folder trigger rebuilds."""
@@ -99,7 +118,10 @@ def create_app(settings: Settings, assistant: Assistant | None = None, watch_cor
         version=__version__,
         summary="Answers questions about French and English documents with exact citations.",
         lifespan=lifespan,
+        docs_url=None,  # served below from local assets: FastAPI's default loads Swagger UI from a CDN
+        redoc_url=None,
     )
+    _offline_docs(app)
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)
