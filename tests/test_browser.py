@@ -145,7 +145,10 @@ def test_questions_in_both_directions_and_the_source_viewer(page) -> None:  # ty
     page.locator("button#source-close").click()
     viewer.wait_for(state="hidden")
 
-    second = _ask(page, "How many companies are in the French Tech Corporate Community?", 2)
+    with page.expect_request(lambda r: r.url.endswith("/api/answer")) as sent:
+        second = _ask(page, "How many companies are in the French Tech Corporate Community?", 2)
+    history = sent.value.post_data_json["history"]  # follow-ups carry the conversation
+    assert history[0]["question"].startswith("Combien de pays") and "21 countries" in history[0]["answer"]
     card = second.locator(".citation-card").first
     assert "90 entreprises" in card.locator(".citation-text").inner_text()
     assert card.locator(".lang-badge").inner_text().strip().upper() == "FR"
