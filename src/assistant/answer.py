@@ -19,8 +19,8 @@ MESSAGES = {
         "en": "The documents do not answer this question. Here are the closest passages.",
     },
     "answer": {
-        "fr": "Réponse tirée de {n} passage(s) des documents.",
-        "en": "Answer drawn from {n} passage(s) of the documents.",
+        "fr": "Réponse trouvée dans « {title} » ; {n} passage(s) cité(s).",
+        "en": "Answer found in “{title}”; {n} passage(s) cited.",
     },
     "empty": {
         "fr": "L'index ne contient aucun document.",

@@ -151,7 +151,11 @@ class Assistant:
         confidence = answer_confidence(hits, store.lexical, query, language)
         abstained = confidence < self.settings.abstain_below
         span = None if abstained else answer_sentence(store, hits, own_vector, question, language)
-        text = message("abstain", language) if abstained else message("answer", language, n=len(citations))
+        if abstained:
+            text = message("abstain", language)
+        else:
+            source = citations[span.citation if span else 0]
+            text = message("answer", language, title=source.title, n=len(citations))
         return Answer(
             question=question,
             language=language,
