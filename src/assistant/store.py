@@ -20,7 +20,6 @@ or the previous one, never a mixture. Nothing is pickled.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import secrets
@@ -36,6 +35,7 @@ import faiss
 import numpy as np
 
 from assistant.errors import BuildBusy, IndexMismatch, IndexMissing
+from assistant.files import sha256_file
 from assistant.lexical import LexicalIndex
 from assistant.types import Document, Passage, Sentence
 
@@ -112,14 +112,6 @@ def tune_vector_index(index: faiss.Index, spec: dict[str, Any]) -> None:
     if spec.get("kind") == "hnsw":
         inner = faiss.downcast_index(index.index if hasattr(index, "index") else index)
         inner.hnsw.efSearch = int(spec["ef_search"])  # type: ignore[attr-defined]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fsync_file(path: Path) -> None:
@@ -211,7 +203,7 @@ def save_version(
             document_count=len(documents),
             sentence_count=n_sentences,
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            files={name: _sha256(staging / name) for name in FILES},
+            files={name: sha256_file(staging / name) for name in FILES},
         )
         (staging / "manifest.json").write_text(json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8")
         for name in (*FILES, "manifest.json"):
@@ -273,7 +265,7 @@ def verify_current(index_dir: Path) -> bool:
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         files = manifest["files"]
-        return set(files) == set(FILES) and all(_sha256(path / name) == digest for name, digest in files.items())
+        return set(files) == set(FILES) and all(sha256_file(path / name) == digest for name, digest in files.items())
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -311,7 +303,7 @@ def load_version(index_dir: Path, model_identity: str | None = None) -> StoredIn
         )
     for name, digest in manifest.get("files", {}).items():
         file = path / name
-        if not file.is_file() or _sha256(file) != digest:
+        if not file.is_file() or sha256_file(file) != digest:
             raise IndexMismatch(f"the index file {file} is missing or damaged; {_fix(index_dir)}")
     if set(manifest.get("files", {})) != set(FILES):
         raise IndexMismatch(f"the index in {index_dir}/ lacks files; {_fix(index_dir)}")
