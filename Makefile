@@ -31,8 +31,9 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
+## The performance harness (several minutes): table on screen, JSON in artifacts/bench.json.
 bench: install
-	$(BIN)/python bench/foundation.py
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) index

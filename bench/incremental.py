@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from foundation import machine, report  # noqa: E402
+from common import machine, report  # noqa: E402
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from foundation import machine, percentile, report
+from common import machine, percentile, report
 
 
 def mixture(rng: np.random.Generator, centres: np.ndarray, n: int, spread: float) -> np.ndarray:

@@ -161,7 +161,8 @@ def evaluate(
     scale: Annotated[float, typer.Option(help="Fraction of the standard sample sizes (500/400/300/300)")] = 1.0,
     abstention: Annotated[int, typer.Option(help="Questions of the abstention benchmark")] = 600,
     cache: Annotated[
-        Path | None, typer.Option(help="Embedding cache [default: model cache/eval-embeddings.sqlite]")
+        Path | None,
+        typer.Option(help="Embedding cache [default: model cache/eval-embeddings-<backend>.sqlite]"),
     ] = None,
     output: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON here")] = None,
 ) -> None:
@@ -178,7 +179,8 @@ def evaluate(
             settings,
             embedder,
             eval_dir,
-            cache or settings.model_cache / "eval-embeddings.sqlite",
+            # one cache per backend: each backend's own passage vectors are what is measured
+            cache or settings.model_cache / f"eval-embeddings-{settings.backend}.sqlite",
             seed=seed,
             sizes=sizes,
             abstention_questions=max(2, round(abstention * scale)),

@@ -151,7 +151,13 @@ def run_eval(
     rng = random.Random(seed)
     samples = {name: rng.sample(bench.questions[name], min(n, len(bench.questions[name]))) for name, n in sizes.items()}
     work = Path(tempfile.mkdtemp(prefix="assistant-eval-"))
-    report: dict[str, Any] = {"seed": seed, "passages": len(bench.documents), "slices": {}, "model": embedder.identity}
+    report: dict[str, Any] = {
+        "seed": seed,
+        "passages": len(bench.documents),
+        "slices": {},
+        "model": embedder.identity,
+        "backend": settings.backend,
+    }
     try:
         _write_corpus(work / "corpus", bench.documents)
         full = settings.model_copy(update={"corpus": work / "corpus", "index": work / "index"})
@@ -252,8 +258,8 @@ def _abstention(
 
 def format_report(report: dict[str, Any]) -> str:
     lines = [
-        f"model {report['model']}, {report['passages']} passages, seed {report['seed']}, "
-        f"build {report.get('build_s')} s",
+        f"model {report['model']} on {report.get('backend', 'torch')}, {report['passages']} passages, "
+        f"seed {report['seed']}, build {report.get('build_s')} s",
         "",
         f"{'slice':<8} {'n':>4} {'R@1':>6} {'R@5':>6} {'MRR@10':>7} {'sentence':>9} {'answered':>9} "
         f"{'p50 ms':>7} {'p95 ms':>7}",

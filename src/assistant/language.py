@@ -97,6 +97,10 @@ def detect_language(text: str, fallback: str = UNDETERMINED, prefer: tuple[str, 
     letters = sum(ch.isalpha() for ch in text)
     if letters == 0:
         return fallback
+    if letters < MIN_RELIABLE_LETTERS and set(prefer) == {"fr", "en"}:
+        fr, en = _cues(text)
+        if abs(fr - en) > 2:  # langdetect adds at most 2 to either side below: this lead decides alone
+            return "fr" if fr > en else "en"
     try:
         with _LOCK:
             detector = _langdetect._factory.create()

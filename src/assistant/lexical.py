@@ -52,7 +52,6 @@ STOP_WORDS = {
     ),
 }
 
-
 _ALL_STOP_WORDS = STOP_WORDS["fr"] | STOP_WORDS["en"]
 
 
@@ -65,6 +64,7 @@ def _stemmer(language: str) -> Stemmer.Stemmer | None:
 _STEM_LOCK = threading.Lock()  # PyStemmer objects are not thread-safe
 
 
+@lru_cache(maxsize=1 << 15)  # mostly single words: index terms, names
 def fold(text: str) -> str:
     """Lower case without accents: "Équipe" -> "equipe"."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
@@ -73,6 +73,11 @@ def fold(text: str) -> str:
 
 def analyse(text: str, language: str) -> list[str]:
     """Index terms of `text` analysed as `language` (no stemming for languages without a stemmer)."""
+    return list(_analysed(text, language))
+
+
+@lru_cache(maxsize=8192)  # the sentences of the top passages come back question after question
+def _analysed(text: str, language: str) -> tuple[str, ...]:
     text = _ELISION.sub(" ", unicodedata.normalize("NFKC", text))
     stop = STOP_WORDS.get(language, frozenset())
     words = [w for w in (m.group(0).lower() for m in _TOKEN.finditer(text)) if w not in stop]
@@ -80,24 +85,28 @@ def analyse(text: str, language: str) -> list[str]:
     if stemmer is not None:
         with _STEM_LOCK:
             words = [w if any(ch.isdigit() for ch in w) else stemmer.stemWord(w) for w in words]
-    return [fold(w) for w in words if len(w) > 1 or w.isdigit()]
+    return tuple(fold(w) for w in words if len(w) > 1 or w.isdigit())
 
 
-def entity_terms(text: str) -> list[str]:
+@lru_cache(maxsize=8192)
+def entity_terms(text: str) -> tuple[str, ...]:
     """Terms that mean the same in any language: numbers, acronyms, and capitalised names
-    that do not merely start a sentence ("Rouen", "MEDEF", "Next40", "2021")."""
+    that do not merely start a sentence ("Rouen", "MEDEF", "Next40", "2021").
+    Cached: the sentences of the top passages come back question after question."""
     text = _ELISION.sub(" ", text)
     terms = []
     for m in _TOKEN.finditer(text):
         word = m.group(0)
-        before = text[: m.start()].rstrip()
-        sentence_start = not before or before[-1] in '.!?…:\n"«“'
+        before = m.start() - 1
+        while before >= 0 and text[before].isspace():
+            before -= 1
+        sentence_start = before < 0 or text[before] in '.!?…:\n"«“'
         has_digit = any(ch.isdigit() for ch in word)
         acronym = len(word) > 1 and word.isupper()
         name = word[:1].isupper() and len(word) > 1 and not sentence_start and word.lower() not in _ALL_STOP_WORDS
         if has_digit or acronym or name:
             terms.append(fold(word))
-    return terms
+    return tuple(terms)
 
 
 @dataclass

@@ -1,0 +1,320 @@
+"""The performance harness: one command, a table and a JSON file (a benchmark, not a test).
+
+    python bench/run.py [--runs 3] [--backends openvino,onnx,onnx-int8,torch]
+                        [--paragraphs 400] [--seconds 15] [--json artifacts/bench.json]
+
+1. Embedding, per backend, each in its own process: model load time (model files
+   cached), then passages/s and tokens/s embedding PIAF (French) and XQuAD (English)
+   paragraphs from ../shared/eval as passages.
+2. Index build with the default backend: a corpus of the same paragraphs, one file each,
+   indexed from scratch (empty embedding cache): passages/s end to end (reading,
+   chunking, languages, passage and sentence vectors, keyword index, writing).
+3. HTTP: `assistant serve` on the bundled corpus (index built beforehand): seconds from
+   the start of the process to the first answered POST /api/answer; then fixed French
+   and English questions (two of them off-topic) at concurrency 1 and 8 for `--seconds`
+   each, from keep-alive asyncio clients on loopback: latency p50/p95/p99, requests/s,
+   errors; the server's peak resident memory.
+
+Every figure is the median of `--runs` runs; the JSON keeps each run too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import EVAL, ROOT, machine, median_of, percentile, squad
+
+QUESTIONS = [
+    "Combien de pays l'équipe du MEDEF a-t-elle visités ?",
+    "How many companies are in the French Tech Corporate Community?",
+    "Qui coordonne la French Tech Corporate Community ?",
+    "What are the goals of the Digital Disruption Lab?",
+    "Quand la mission numérique des grands groupes a-t-elle été lancée ?",
+    "What is the capital of Australia?",
+    "Quelle est la recette de la tarte tatin ?",
+    "Which countries have leading digital environments?",
+]
+BACKENDS = ("openvino", "onnx", "onnx-int8", "torch")
+
+
+def paragraphs(count: int) -> list[str]:
+    rng = random.Random(0)
+    fr, _ = squad(EVAL / "piaf-v1.0.json")
+    en, _ = squad(EVAL / "xquad.en.json")
+    return rng.sample(fr, count // 2) + rng.sample(en, count - count // 2)
+
+
+# --- 1. embedding, in a worker process per backend ---------------------------------
+
+
+def embed_worker(backend: str, count: int) -> dict[str, Any]:
+    began = time.perf_counter()
+    from assistant.config import Settings
+    from assistant.embedding import load_embedder
+
+    embedder = load_embedder(Settings(backend=backend))  # type: ignore[arg-type]
+    embedder.encode_queries(["warm-up"])
+    load_s = time.perf_counter() - began
+    texts = paragraphs(count)
+    from tokenizers import Tokenizer
+
+    from assistant.provision import model_dir
+
+    tokenizer = Tokenizer.from_file(str(model_dir(Settings().model_cache) / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=512)
+    tokens = sum(len(e.ids) for e in tokenizer.encode_batch(["passage: " + t for t in texts]))
+    began = time.perf_counter()
+    embedder.encode_passages(texts, Settings().batch_size)
+    seconds = time.perf_counter() - began
+    latencies = []
+    for q in QUESTIONS * 10:
+        t = time.perf_counter()
+        embedder.encode_queries([q])
+        latencies.append((time.perf_counter() - t) * 1000)
+    return {
+        "load_s": round(load_s, 2),
+        "passages_per_s": round(len(texts) / seconds, 1),
+        "tokens_per_s": round(tokens / seconds),
+        "tokens_per_passage": round(tokens / len(texts), 1),
+        "query_encode_ms_p50": round(statistics.median(latencies), 2),
+    }
+
+
+def embedding(backend: str, count: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", backend, "--paragraphs", str(count)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+# --- 2. index build ------------------------------------------------------------------
+
+
+def index_build(count: int) -> dict[str, Any]:
+    from assistant.config import Settings
+    from assistant.service import Assistant
+
+    work = Path(tempfile.mkdtemp())
+    try:
+        corpus = work / "corpus"
+        corpus.mkdir()
+        for i, text in enumerate(paragraphs(count)):
+            (corpus / f"p{i:04d}.txt").write_text(text, encoding="utf-8")
+        settings = Settings(corpus=corpus, index=work / "index")
+        assistant = Assistant(settings)
+        assistant.embedder.encode_queries(["warm-up"])
+        began = time.perf_counter()
+        report = assistant.build(full=True)
+        seconds = time.perf_counter() - began
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "documents": report.documents,
+        "passages": report.passages,
+        "sentences": report.sentences,
+        "seconds": round(seconds, 1),
+        "passages_per_s": round(report.passages / seconds, 1),
+    }
+
+
+# --- 3. HTTP -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def request_bytes(question: str) -> bytes:
+    body = json.dumps({"question": question}).encode()
+    head = (
+        "POST /api/answer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """Send one request on a kept-alive connection; the response's status."""
+    writer.write(request)
+    await writer.drain()
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
+async def load(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
+    requests = [request_bytes(q) for q in QUESTIONS]
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client(offset: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = offset
+        try:
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                try:
+                    ok = await exchange(reader, writer, requests[i % len(requests)]) == 200
+                except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+                    ok = False
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                latencies.append((time.perf_counter() - began) * 1000)
+                errors += not ok
+                i += 1
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(concurrency)))
+    wall = time.perf_counter() - began
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": round(len(latencies) / wall, 1),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+    }
+
+
+def first_answer(port: int, started: float, server: subprocess.Popen[bytes]) -> float:
+    request = request_bytes(QUESTIONS[0])
+
+    async def attempt() -> bool:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        try:
+            return await exchange(reader, writer, request) == 200
+        finally:
+            writer.close()
+
+    while not asyncio.run(attempt()):
+        if server.poll() is not None:
+            raise SystemExit("the server exited before answering")
+        if time.perf_counter() - started > 120:
+            raise SystemExit("the server did not answer within 120 s")
+        time.sleep(0.02)
+    return time.perf_counter() - started
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def http(env: dict[str, str], seconds: float) -> dict[str, Any]:
+    port = free_port()
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        result: dict[str, Any] = {"first_answer_s": round(first_answer(port, started, server), 2)}
+        for concurrency in (1, 8):
+            result[f"concurrency_{concurrency}"] = asyncio.run(load(port, concurrency, seconds))
+        result["server_peak_rss_mb"] = peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return result
+
+
+# --- the table -----------------------------------------------------------------------
+
+
+def rows(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [row for key, item in value.items() for row in rows(f"{prefix}.{key}" if prefix else key, item)]
+    return [(prefix, str(value))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--paragraphs", type=int, default=400)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench.json")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(embed_worker(args.worker, args.paragraphs)))
+        return
+    if not (EVAL / "piaf-v1.0.json").exists():
+        raise SystemExit(f"evaluation data not found in {EVAL}")
+    backends = [b for b in args.backends.split(",") if b]
+    unknown = set(backends) - set(BACKENDS)
+    if unknown:
+        raise SystemExit(f"unknown backend(s) {sorted(unknown)}; known: {', '.join(BACKENDS)}")
+
+    work = Path(tempfile.mkdtemp())
+    shutil.copytree(ROOT / "corpus", work / "corpus")
+    env = {**os.environ, "ASSISTANT_CORPUS": str(work / "corpus"), "ASSISTANT_INDEX": str(work / "index")}
+    subprocess.run([sys.executable, "-m", "assistant", "index"], env=env, check=True, capture_output=True)
+    for backend in backends:  # prepare each backend's files once, outside the timings
+        embedding(backend, 8)
+
+    runs: list[dict[str, Any]] = []
+    try:
+        for n in range(args.runs):
+            run: dict[str, Any] = {"embedding": {b: embedding(b, args.paragraphs) for b in backends}}
+            run["index_build"] = index_build(args.paragraphs)
+            run["http"] = http(env, args.seconds)
+            runs.append(run)
+            print(f"run {n + 1}/{args.runs} done", file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "runs": args.runs,
+        "paragraphs": args.paragraphs,
+        "median": median_of(runs),
+        "each_run": runs,
+    }
+    table = rows("", result["median"])
+    width = max(len(k) for k, _ in table)
+    print(f"{result['machine']}; median of {args.runs} runs")
+    for key, value in table:
+        print(f"{key:<{width}}  {value}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
