@@ -150,7 +150,14 @@ def serve(
     if watch:
         typer.echo(f"watching {settings.corpus}/ for changes")
     uvicorn.run(
-        create_app(settings, assistant, watch_corpus=watch), host=settings.host, port=settings.port, log_level="warning"
+        create_app(settings, assistant, watch_corpus=watch),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        # the app answers 503 + Retry-After past max_in_flight API requests; this is the
+        # backstop against floods of connections that never send a request
+        limit_concurrency=4 * settings.max_in_flight + 64,
+        timeout_graceful_shutdown=30,  # Ctrl+C / SIGTERM: requests in progress finish first
     )
 
 

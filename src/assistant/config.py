@@ -57,11 +57,32 @@ class Settings(BaseSettings):
     admin_key: str | None = Field(
         None, min_length=16, description="Key that POST /api/index requires; unset, the endpoint is disabled."
     )
+    api_keys: str | None = Field(
+        None,
+        description="Comma-separated keys (16+ characters each); set, /api/answer and /api/documents "
+        "require one in X-API-Key or Authorization: Bearer.",
+    )
+    rate_limit: int = Field(0, ge=0, description="Requests per minute per client address on /api/; 0: no limit.")
+    max_in_flight: int = Field(
+        64, ge=1, description="API requests in progress at once; more are answered 503 with Retry-After."
+    )
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted (413 above).")
+    cors_origins: str | None = Field(
+        None, description="Comma-separated origins allowed to call the API from a browser; unset, none."
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
 
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in (self.api_keys or "").split(",") if k.strip()]
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in (self.cors_origins or "").split(",") if o.strip()]
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        if any(len(k) < 16 for k in self.api_key_list()):
+            raise ValueError("every API key must have at least 16 characters")
         if self.passage_min_words > self.passage_max_words:
             raise ValueError("passage_min_words must not exceed passage_max_words")
         known = {f"ASSISTANT_{name.upper()}" for name in type(self).model_fields}

@@ -25,3 +25,7 @@ class BadQuestion(AssistantError):
 
 class BuildBusy(AssistantError):
     """Another build of the same index is running."""
+
+
+class IndexWriteError(AssistantError):
+    """A build could not write its new version (disk full, read-only, I/O error); the previous one is untouched."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from assistant.cache import CachedEmbedder
 from assistant.config import Settings
 from assistant.documents import Corpus, Skipped, load_corpus
 from assistant.embedding import Embedder
+from assistant.errors import IndexWriteError
 from assistant.language import detect_language
 from assistant.passages import chunk_document
 from assistant.store import (
@@ -201,6 +203,28 @@ def build_index(
     When nothing changed, no version is written.
     """
     began = time.perf_counter()
+    try:
+        report = _locked_build(settings, embedder, corpus, index, progress, full, on_phase)
+    except (OSError, sqlite3.Error) as exc:
+        served = current_version(index)
+        raise IndexWriteError(
+            f"the index in {index}/ could not be updated ({exc}); "
+            + (f"version {served} is unchanged and still served" if served else "no index was written")
+        ) from exc
+    report.seconds = time.perf_counter() - began
+    return report
+
+
+def _locked_build(
+    settings: Settings,
+    embedder: Embedder,
+    corpus: Path,
+    index: Path,
+    progress: bool,
+    full: bool,
+    on_phase: Callable[[str], None] | None,
+) -> BuildReport:
+    began = time.perf_counter()
     with build_lock(index):
         phase = on_phase or (lambda _: None)
         phase("reading the documents")
@@ -212,11 +236,9 @@ def build_index(
             )
         cached = CachedEmbedder(embedder, index / "cache" / "embeddings.sqlite", read=not full)
         try:
-            report = _build(settings, cached, documents, plan, index, progress, phase)
+            return _build(settings, cached, documents, plan, index, progress, phase)
         finally:
             cached.close()
-    report.seconds = time.perf_counter() - began
-    return report
 
 
 def _build(

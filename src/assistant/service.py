@@ -102,6 +102,8 @@ class Assistant:
     def store(self) -> StoredIndex:
         """The current index version, reloaded if a newer one was switched to."""
         version = current_version(self.settings.index)
+        if version is None and self._store is not None:
+            return self._store  # the pointer is gone (deleted, or being restored): keep what works
         if version is None:
             raise IndexMissing(
                 f"no index in {self.settings.index}/ — run `assistant index` to build it from {self.settings.corpus}/"

@@ -20,8 +20,10 @@ or the previous one, never a mixture. Nothing is pickled.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -39,10 +41,11 @@ from assistant.files import sha256_file
 from assistant.lexical import LexicalIndex
 from assistant.types import Document, Passage, Sentence
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: the manifest carries a digest of itself
 CURRENT = "CURRENT"
 LOCK = ".build.lock"
 VERSIONS = "versions"
+VERSION_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")  # UTC time of the build and a random suffix
 KEEP_VERSIONS = 2
 FILES = ("vectors.faiss", "passages.jsonl", "documents.jsonl", "sentences.npy", "lexical.npz", "lexical.json")
 
@@ -112,6 +115,13 @@ def tune_vector_index(index: faiss.Index, spec: dict[str, Any]) -> None:
     if spec.get("kind") == "hnsw":
         inner = faiss.downcast_index(index.index if hasattr(index, "index") else index)
         inner.hnsw.efSearch = int(spec["ef_search"])  # type: ignore[attr-defined]
+
+
+def _manifest_digest(manifest: dict[str, Any]) -> str:
+    """Digest of the manifest's content (all but this digest): the manifest checks itself as
+    it checks every other file, so no altered byte of a version goes unnoticed."""
+    content = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def _fsync_file(path: Path) -> None:
@@ -205,6 +215,7 @@ def save_version(
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             files={name: sha256_file(staging / name) for name in FILES},
         )
+        full["manifest_sha256"] = _manifest_digest(full)
         (staging / "manifest.json").write_text(json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8")
         for name in (*FILES, "manifest.json"):
             _fsync_file(staging / name)
@@ -265,6 +276,8 @@ def verify_current(index_dir: Path) -> bool:
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         files = manifest["files"]
+        if not VERSION_NAME.fullmatch(version) or manifest.get("manifest_sha256") != _manifest_digest(manifest):
+            return False
         return set(files) == set(FILES) and all(sha256_file(path / name) == digest for name, digest in files.items())
     except (OSError, ValueError, KeyError, TypeError):
         return False
@@ -273,10 +286,10 @@ def verify_current(index_dir: Path) -> bool:
 def current_version(index_dir: Path) -> str | None:
     """Name of the version CURRENT points to, or None when there is no index."""
     try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        name = (index_dir / CURRENT).read_bytes().decode("utf-8", "replace").strip()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    return name or None
+    return name or None  # a damaged name is refused by load_version
 
 
 def load_version(index_dir: Path, model_identity: str | None = None) -> StoredIndex:
@@ -288,6 +301,8 @@ def load_version(index_dir: Path, model_identity: str | None = None) -> StoredIn
     version = current_version(index_dir)
     if version is None:
         raise IndexMissing(f"no index in {index_dir}/ — run `assistant index --index {index_dir}` first")
+    if not VERSION_NAME.fullmatch(version):
+        raise IndexMismatch(f"{index_dir / CURRENT} is damaged (it names {version[:80]!r}); {_fix(index_dir)}")
     path = index_dir / VERSIONS / version
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
@@ -295,6 +310,8 @@ def load_version(index_dir: Path, model_identity: str | None = None) -> StoredIn
         raise IndexMismatch(f"the index in {index_dir}/ is damaged (manifest: {exc}); {_fix(index_dir)}") from exc
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatch(f"the index in {index_dir}/ has another format version; {_fix(index_dir)}")
+    if manifest.get("manifest_sha256") != _manifest_digest(manifest):
+        raise IndexMismatch(f"the index manifest {path / 'manifest.json'} is damaged; {_fix(index_dir)}")
     built_with = manifest.get("model", {}).get("identity")
     if model_identity is not None and built_with != model_identity:
         raise IndexMismatch(

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
@@ -18,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant import __version__
+from assistant.api.guards import Guard
 from assistant.config import Settings
 from assistant.errors import AssistantError, BadQuestion, IndexMismatch, IndexMissing, ModelError
 from assistant.rebuild import Rebuilder, watch
@@ -148,6 +150,14 @@ def create_app(settings: Settings, assistant: Assistant | None = None, watch_cor
         redoc_url=None,
     )
     _offline_docs(app)
+    app.add_middleware(Guard, settings=settings)
+    if settings.cors_origin_list():  # closed unless configured: no CORS headers, browsers keep other origins out
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list(),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+        )
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)

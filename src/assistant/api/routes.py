@@ -128,3 +128,20 @@ def rebuild(
     if not request.app.state.rebuilder.start("api"):
         return JSONResponse({"detail": "a rebuild is already running; see GET /api/index"}, status_code=409)
     return _index_state(request, assistant)
+
+
+@router.api_route(
+    "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"], include_in_schema=False
+)
+async def not_an_endpoint(request: Request, path: str) -> JSONResponse:
+    """Unknown API paths are a JSON 404 (not the page's plain one); a known path with another method, 405."""
+    methods = sorted(
+        {m for r in router.routes if getattr(r, "path", None) == f"/api/{path}" for m in getattr(r, "methods", ())}
+    )
+    if methods:
+        return JSONResponse(
+            {"detail": f"/api/{path} accepts {', '.join(methods)}"},
+            status_code=405,
+            headers={"Allow": ", ".join(methods)},
+        )
+    return JSONResponse({"detail": f"no API endpoint /api/{path}; see /docs"}, status_code=404)

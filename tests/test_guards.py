@@ -1,0 +1,136 @@
+"""Limits in front of the API, over real HTTP on loopback: body size, API keys, rate, load, CORS."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import uvicorn
+
+from assistant.api import create_app
+from assistant.config import Settings
+from assistant.service import Assistant
+
+pytestmark = pytest.mark.slow
+
+KEY = "k3y-for-tests-0123456789"
+QUESTION = {"question": "Combien de pays l'équipe du MEDEF a-t-elle visités ?"}
+
+
+@contextmanager
+def live(settings: Settings, assistant: Assistant) -> Iterator[str]:
+    """The app served by uvicorn in a thread, on a free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started:
+        assert thread.is_alive() and time.time() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def raw_exchange(url: str, head: bytes, body: bytes = b"", timeout: float = 5) -> tuple[int, bytes]:
+    """Send `head` (and `body`) on a socket and read the response; (status, whole response)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(head + body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(65536)
+        headers = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+        length = int(headers.split("content-length:", 1)[1].split("\r\n", 1)[0])
+        while len(data.split(b"\r\n\r\n", 1)[1]) < length:
+            data += s.recv(65536)
+    return int(data.split(b" ", 2)[1]), data
+
+
+def test_an_oversized_body_is_refused_before_it_is_sent(built: Settings, assistant: Assistant) -> None:
+    with live(built, assistant) as url:
+        head = (
+            b"POST /api/answer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 500000000\r\n\r\n"
+        )
+        began = time.perf_counter()
+        status, response = raw_exchange(url, head)  # not one byte of the 500 MB is sent
+        assert status == 413 and b"larger than" in response
+        assert time.perf_counter() - began < 2
+        # a chunked body has no length: it is counted as it arrives
+        r = httpx.post(f"{url}/api/answer", content=iter([b'{"question": "' + b"a" * 700_000, b"x" * 700_000]))
+        assert r.status_code == 413 and "larger than" in r.json()["detail"]
+        # and the server is fine afterwards
+        assert httpx.post(f"{url}/api/answer", json=QUESTION).status_code == 200
+
+
+def test_api_keys_when_configured(built: Settings, assistant: Assistant) -> None:
+    keyed = built.model_copy(update={"api_keys": f"{KEY}, another-key-0123456789"})
+    with live(keyed, assistant) as url:
+        r = httpx.post(f"{url}/api/answer", json=QUESTION)
+        assert r.status_code == 401 and "X-API-Key" in r.json()["detail"]
+        assert r.headers["www-authenticate"] == "Bearer"
+        assert httpx.post(f"{url}/api/answer", json=QUESTION, headers={"X-API-Key": KEY[:-1] + "X"}).status_code == 401
+        assert httpx.post(f"{url}/api/answer", json=QUESTION, headers={"X-API-Key": KEY}).status_code == 200
+        bearer = {"Authorization": "Bearer another-key-0123456789"}
+        assert httpx.get(f"{url}/api/documents", headers=bearer).status_code == 200
+        assert httpx.get(f"{url}/api/documents").status_code == 401
+        assert httpx.get(f"{url}/api/health").status_code == 200  # probes need no key
+    with pytest.raises(ValueError, match="16 characters"):
+        Settings(api_keys="short")
+
+
+def test_rate_limit_per_client(built: Settings, assistant: Assistant) -> None:
+    limited = built.model_copy(update={"rate_limit": 3})
+    with live(limited, assistant) as url, httpx.Client() as client:
+        statuses = [client.post(f"{url}/api/answer", json=QUESTION).status_code for _ in range(5)]
+        assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+        r = client.post(f"{url}/api/answer", json=QUESTION)
+        assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 20
+        assert "retry" in r.json()["detail"]
+        assert client.get(f"{url}/api/health").status_code == 200
+
+
+def test_overload_degrades_to_503_with_retry_after(built: Settings, assistant: Assistant) -> None:
+    busy = built.model_copy(update={"max_in_flight": 1})
+    long_question = {"question": "Quels sont les objectifs du Digital Disruption Lab du MEDEF ? " * 30}
+    with live(busy, assistant) as url:
+
+        def ask(_: int) -> httpx.Response:
+            return httpx.post(f"{url}/api/answer", json=long_question, timeout=60)
+
+        with ThreadPoolExecutor(16) as pool:
+            responses = list(pool.map(ask, range(32)))
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 503}, statuses
+    assert 200 in statuses and 503 in statuses
+    refused = next(r for r in responses if r.status_code == 503)
+    assert refused.headers["retry-after"] == "1" and "busy" in refused.json()["detail"]
+
+
+def test_cors_is_closed_unless_configured(built: Settings, assistant: Assistant) -> None:
+    preflight = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    with live(built, assistant) as url:
+        r = httpx.options(f"{url}/api/answer", headers=preflight)
+        assert "access-control-allow-origin" not in r.headers
+        r = httpx.post(f"{url}/api/answer", json=QUESTION, headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
+    opened = built.model_copy(update={"cors_origins": "https://app.example"})
+    with live(opened, assistant) as url:
+        ok = httpx.options(f"{url}/api/answer", headers={**preflight, "Origin": "https://app.example"})
+        assert ok.headers["access-control-allow-origin"] == "https://app.example"
+        r = httpx.options(f"{url}/api/answer", headers=preflight)
+        assert r.headers.get("access-control-allow-origin") != "https://evil.example"
