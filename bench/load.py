@@ -1,0 +1,172 @@
+"""Load and overload of `assistant serve` (a benchmark, not a test; about 3 minutes).
+
+    python bench/load.py [--clients 32] [--seconds 60] [--json artifacts/load.json]
+
+On the bundled corpus, over HTTP on loopback, from keep-alive asyncio clients:
+
+1. Sustained load, twice in a row: `--clients` clients ask French and English questions
+   for `--seconds` each time; errors, latency percentiles, requests/s, and the server's
+   resident memory after each run (stable: the second run may not grow it by more than 5%).
+2. Overload: the server started with ASSISTANT_MAX_IN_FLIGHT=4 and ASSISTANT_RATE_LIMIT
+   set, under 64 clients for 15 s: every response is 200, 429 or 503 (the last two with
+   Retry-After), none is a 5xx other than 503, and the server answers normally afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, machine, percentile
+from run import QUESTIONS, first_answer, free_port, request_bytes
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bool]:
+    """One request on a kept-alive connection: its status, and whether it carried Retry-After."""
+    writer.write(request)
+    await writer.drain()
+    status = int((await reader.readline()).split()[1])
+    length, retry = 0, False
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        name = name.strip().lower()
+        length = int(value) if name == "content-length" else length
+        retry = retry or name == "retry-after"
+    await reader.readexactly(length)
+    return status, retry
+
+
+async def hammer(port: int, clients: int, seconds: float) -> dict[str, Any]:
+    """`clients` keep-alive clients for `seconds`: status counts, latency, Retry-After seen."""
+    requests = [request_bytes(q) for q in QUESTIONS]
+    statuses: Counter[int] = Counter()
+    latencies: list[float] = []
+    refused_without_retry_after = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client(offset: int) -> None:
+        nonlocal refused_without_retry_after
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = offset
+        try:
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                try:
+                    status, retry = await exchange(reader, writer, requests[i % len(requests)])
+                    refused_without_retry_after += status in (429, 503) and not retry
+                except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+                    status = 0  # connection error
+                    writer.close()
+                    await asyncio.sleep(0.05)
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                latencies.append((time.perf_counter() - began) * 1000)
+                statuses[status] += 1
+                if status in (429, 503):
+                    await asyncio.sleep(0.05)  # a polite client backs off a little
+                i += 1
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    wall = time.perf_counter() - began
+    answered = statuses[200]
+    return {
+        "requests": sum(statuses.values()),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "errors": sum(v for k, v in statuses.items() if k not in (200, 429, 503)),
+        "refused_without_retry_after": refused_without_retry_after,
+        "answered_per_s": round(answered / wall, 1),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+    }
+
+
+def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    first_answer(port, started, server)
+    return server, port
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "load.json")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp())
+    shutil.copytree(ROOT / "corpus", work / "corpus")
+    env = {**os.environ, "ASSISTANT_CORPUS": str(work / "corpus"), "ASSISTANT_INDEX": str(work / "index")}
+    subprocess.run([sys.executable, "-m", "assistant", "index"], env=env, check=True, capture_output=True)
+    result: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
+    try:
+        server, port = serve(env)
+        try:
+            for run in (1, 2):
+                figures = asyncio.run(hammer(port, args.clients, args.seconds))
+                figures["server_rss_mb_after"] = rss_mb(server.pid)
+                result[f"sustained_run_{run}"] = figures
+        finally:
+            stop(server)
+        first, second = result["sustained_run_1"], result["sustained_run_2"]
+        growth = second["server_rss_mb_after"] / first["server_rss_mb_after"] - 1
+        result["memory_growth_second_run"] = f"{growth:+.1%}"
+
+        limited = {**env, "ASSISTANT_MAX_IN_FLIGHT": "4", "ASSISTANT_RATE_LIMIT": "6000"}
+        server, port = serve(limited)
+        try:
+            overload = asyncio.run(hammer(port, 64, 15))
+            overload["answers_afterwards"] = asyncio.run(hammer(port, 1, 3))["statuses"]
+        finally:
+            stop(server)
+        result["overload_64_clients_max_in_flight_4"] = overload
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result, indent=2))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    ok = (
+        first["errors"] == 0
+        and second["errors"] == 0
+        and growth <= 0.05
+        and overload["errors"] == 0
+        and overload["refused_without_retry_after"] == 0
+        and overload["statuses"].keys() & {"429", "503"}
+        and set(overload["answers_afterwards"]) == {"200"}
+    )
+    print("PASS" if ok else "FAIL: see the figures above")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
