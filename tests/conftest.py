@@ -5,11 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+import uvicorn
 
+from assistant.api import create_app
 from assistant.config import Settings
 from assistant.embedding import Embedder, load_embedder
 from assistant.service import Assistant
@@ -76,3 +83,25 @@ def _no_assistant_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("ASSISTANT_") and key != "ASSISTANT_MODEL_CACHE":
             monkeypatch.delenv(key)
+
+
+@contextmanager
+def live(settings: Settings, assistant: Assistant) -> Iterator[str]:
+    """The app served by uvicorn in a thread, on a free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started:
+        assert thread.is_alive() and time.time() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

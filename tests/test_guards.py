@@ -3,46 +3,21 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 
-from assistant.api import create_app
 from assistant.config import Settings
 from assistant.service import Assistant
+
+from .conftest import live
 
 pytestmark = pytest.mark.slow
 
 KEY = "k3y-for-tests-0123456789"
 QUESTION = {"question": "Combien de pays l'équipe du MEDEF a-t-elle visités ?"}
-
-
-@contextmanager
-def live(settings: Settings, assistant: Assistant) -> Iterator[str]:
-    """The app served by uvicorn in a thread, on a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not server.started:
-        assert thread.is_alive() and time.time() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def raw_exchange(url: str, head: bytes, body: bytes = b"", timeout: float = 5) -> tuple[int, bytes]:

@@ -24,7 +24,12 @@ class AnswerRequest(BaseModel):
         },
     )
 
-    question: str = Field(description="The question, in French or English.", max_length=MAX_TEXT_CHARS)
+    question: str = Field(
+        description="The question, in French or English; it must contain a visible character "
+        "(control and formatting characters are removed first, and a question left empty is refused with 422).",
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+    )
     top_k: int = Field(5, ge=1, le=20, description="How many passages to cite.")
     history: list[HistoryTurn] = Field(
         default_factory=list, max_length=MAX_HISTORY_TURNS, description="Earlier turns, oldest first, for follow-ups."
