@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from assistant.api import create_app
@@ -114,3 +120,57 @@ def test_watch_mode_rebuilds_after_changes_settle(served: Settings) -> None:
         health = c.get("/api/health").json()
         assert health["index_version"] != before and health["documents"] == 1
         assert c.get("/api/index").json()["trigger"] == "watch"
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_a_full_or_read_only_disk_fails_the_rebuild_not_the_service(
+    client: TestClient, served: Settings, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """The disk holding index/ fills up (or turns read-only) during a rebuild: questions keep
+    being answered from the served version while the rebuild fails and says why."""
+    before = client.post("/api/answer", json={"question": "MEDEF"}).json()["index_version"]
+    (served.corpus / "new.txt").write_text("A new document about the Digital Disruption Lab.\n")
+
+    def no_space(fd: int) -> None:
+        time.sleep(0.2)  # the failing write takes a moment, while questions come in
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    assert client.post("/api/index", headers={"Authorization": f"Bearer {KEY}"}).status_code == 202
+    answers = []
+    while client.get("/api/index").json()["state"] == "running":
+        answers.append(client.post("/api/answer", json={"question": "Digital Disruption Lab"}))
+    state = _wait(client)
+    assert state["state"] == "failed" and os.strerror(code) in state["error"]
+    assert f"version {before} is unchanged" in state["error"]
+    assert answers and all(r.status_code == 200 and r.json()["index_version"] == before for r in answers)
+    assert client.post("/api/answer", json={"question": "MEDEF"}).json()["index_version"] == before
+
+
+def test_shutdown_lets_requests_in_progress_finish(served: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    assistant = Assistant(served, HashEmbedder())
+    answer = assistant.answer
+
+    def slow_answer(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(1.0)  # a request still in progress when the server is told to stop
+        return answer(*args, **kwargs)
+
+    monkeypatch.setattr(assistant, "answer", slow_answer)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(served, assistant), port=port, log_level="warning", timeout_graceful_shutdown=30)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(httpx.post, f"http://127.0.0.1:{port}/api/answer", json={"question": "MEDEF"}, timeout=30)
+        time.sleep(0.3)
+        server.should_exit = True  # what SIGTERM / Ctrl+C do
+        response = pending.result()
+    thread.join(timeout=30)
+    assert response.status_code == 200 and response.json()["citations"]
+    assert not thread.is_alive()
