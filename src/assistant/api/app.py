@@ -91,6 +91,9 @@ def _readable(exc: RequestValidationError) -> str:
                 f"malformed JSON in the request body ({error.get('ctx', {}).get('error', 'cannot be parsed')})"
             )
             continue
+        if error.get("type") == "string_too_short" and tuple(error.get("loc", ()))[-1:] == ("question",):
+            parts.append("the question is empty: ask something about the documents")
+            continue
         where = ".".join(str(x) for x in error.get("loc", ()) if x != "body") or "request body"
         parts.append(f"{where}: {error.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
