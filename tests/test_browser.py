@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,13 +38,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[str]:
-    base = tmp_path_factory.mktemp("served")
+@contextmanager
+def _serving(base: Path, model_cache: Path, **settings: str) -> Iterator[str]:
+    """`assistant serve` on a copy of the bundled corpus plus the hostile notice; its URL."""
     shutil.copytree(CORPUS, base / "corpus")
     (base / "corpus" / "security-notice.txt").write_text(HOSTILE, encoding="utf-8")
     port = _free_port()
-    env = {**os.environ, "ASSISTANT_MODEL_CACHE": str(model_cache)}
+    env = {**os.environ, "ASSISTANT_MODEL_CACHE": str(model_cache), **settings}
     cmd = [sys.executable, "-m", "assistant", "serve", "--corpus", str(base / "corpus"), "--index", str(base / "index")]
     log = (base / "server.log").open("w")
     proc = subprocess.Popen([*cmd, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -71,6 +72,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Itera
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[str]:
+    with _serving(tmp_path_factory.mktemp("served"), model_cache) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +233,28 @@ def test_keyboard_only_and_phone_width(browser, server: str) -> None:  # type: i
     page.keyboard.press("Escape")
     page.locator("dialog#source-viewer").wait_for(state="hidden")
     context.close()
+
+
+API_KEY = "browser-test-key-0123456789"
+
+
+def test_with_api_keys_the_page_asks_for_one(browser, tmp_path_factory, model_cache: Path) -> None:  # type: ignore[no-untyped-def]
+    keyed = tmp_path_factory.mktemp("keyed")
+    with _serving(keyed, model_cache, ASSISTANT_API_KEYS=API_KEY) as url:
+        context = browser.new_context(locale="fr-FR")
+        page = context.new_page()
+        page.goto(url + "/")
+        box = page.locator("textarea#question")
+        box.fill("Combien de pays l'équipe du MEDEF a-t-elle visités ?")
+        box.press("Enter")
+        error = page.locator(".message.error").first
+        error.wait_for(timeout=30_000)
+        assert "clé" in error.inner_text()
+        error.locator("input.api-key-input").fill(API_KEY)
+        with page.expect_request(lambda r: r.url.endswith("/api/answer")) as sent:
+            error.locator("form.api-key button").click()
+        assert sent.value.headers.get("x-api-key") == API_KEY
+        answer = page.locator(".message.assistant").first
+        answer.wait_for(timeout=30_000)
+        assert "21 countries" in answer.inner_text()
+        context.close()

@@ -370,7 +370,8 @@
       case "bad-response": title = t("errBadResponse"); break;
       default:
         var status = error.status;
-        if (status === 413) title = t("err413");
+        if (status === 401) title = t("err401");
+        else if (status === 413) title = t("err413");
         else if (status === 422) title = t("err422");
         else if (status === 429) title = t("err429");
         else if (status === 503) title = t("err503");
@@ -395,6 +396,7 @@
     head.appendChild(document.createTextNode(texts.title));
     article.appendChild(head);
     if (texts.detail) article.appendChild(el("p", "error-detail", texts.detail));
+    if (index !== null && error.status === 401 && turn.question) article.appendChild(renderKeyForm(turn.question));
     if (index !== null && retryable(error) && turn.question) {
       var retry = el("button", "btn btn-quiet btn-small retry", t("retry"));
       retry.type = "button";
@@ -455,7 +457,7 @@
   }
 
   function loadIntroDocuments() {
-    fetch("/api/documents", { headers: { Accept: "application/json" } })
+    fetch("/api/documents", { headers: apiHeaders() })
       .then(function (res) {
         return res.json().catch(function () { return null; }).then(function (body) {
           if (res.ok && Array.isArray(body)) {
@@ -506,6 +508,39 @@
     els.send.disabled = value;
     els.form.setAttribute("aria-busy", value ? "true" : "false");
     els.status.textContent = value ? t("searching") : "";
+  }
+
+  /* With ASSISTANT_API_KEYS set, the API wants a key: asked once, kept for this tab only. */
+  var API_KEY = "assistant.apiKey";
+
+  function apiHeaders(extra) {
+    var headers = { Accept: "application/json" };
+    Object.keys(extra || {}).forEach(function (k) { headers[k] = extra[k]; });
+    var key = null;
+    try { key = window.sessionStorage.getItem(API_KEY); } catch (e) { key = null; }
+    if (key) headers["X-API-Key"] = key;
+    return headers;
+  }
+
+  function renderKeyForm(question) {
+    var form = el("form", "api-key");
+    var label = el("label", "api-key-label", t("apiKeyLabel"));
+    var input = el("input", "api-key-input");
+    input.type = "password";
+    input.autocomplete = "off";
+    input.required = true;
+    input.minLength = 16;
+    label.appendChild(input);
+    var use = el("button", "btn btn-small", t("apiKeyUse"));
+    use.type = "submit";
+    form.appendChild(label);
+    form.appendChild(use);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      try { window.sessionStorage.setItem(API_KEY, input.value.trim()); } catch (e) { /* private mode */ }
+      ask(question);
+    });
+    return form;
   }
 
   function readError(res) {
@@ -576,7 +611,7 @@
 
     fetch("/api/answer", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers: apiHeaders({ "Content-Type": "application/json" }),
       body: JSON.stringify(body),
       signal: controller.signal
     })
@@ -642,7 +677,7 @@
 
   function fetchDocument(id) {
     if (documentCache.has(id)) return documentCache.get(id);
-    var promise = fetch("/api/documents/" + encodeURIComponent(id), { headers: { Accept: "application/json" } })
+    var promise = fetch("/api/documents/" + encodeURIComponent(id), { headers: apiHeaders() })
       .then(function (res) {
         if (!res.ok) {
           return readError(res).then(function (error) {
