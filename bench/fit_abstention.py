@@ -44,7 +44,9 @@ def main() -> None:
     settings = Settings()
     bench = load_benchmark(args.eval_dir)
     embedder = CachedEmbedder(
-        Assistant(settings).embedder, settings.model_cache / "eval-embeddings.sqlite", cache_queries=True
+        Assistant(settings).embedder,
+        settings.model_cache / f"eval-embeddings-{settings.backend}.sqlite",
+        cache_queries=True,
     )
     work = Path(tempfile.mkdtemp())
     try:
