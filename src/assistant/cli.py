@@ -202,4 +202,5 @@ def evaluate(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("assistant.runtime").setLevel(logging.INFO)  # say why the first start takes a while
     app()

@@ -30,7 +30,7 @@ class Embedder(Protocol):
     def encode_passages(self, texts: list[str], batch_size: int = 8, progress: bool = False) -> np.ndarray: ...
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         from transformers.utils import logging as hf_logging
@@ -45,7 +45,7 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model; E5-style prompts are used when the model declares them."""
 
     def __init__(self, path_or_name: str, identity: str, threads: int | None = None) -> None:
-        _quiet_transformers()
+        quiet_transformers()
         import torch
         from sentence_transformers import SentenceTransformer
 

@@ -99,6 +99,9 @@ def _export_onnx(transformer_dir: Path, target: Path) -> None:
     import torch
     from transformers import AutoModel
 
+    from assistant.embedding import quiet_transformers
+
+    quiet_transformers()
     encoder = AutoModel.from_pretrained(str(transformer_dir)).eval()
 
     class TokenStates(torch.nn.Module):
@@ -179,7 +182,7 @@ def prepare_runtime(layout: ModelLayout, identity: str, runtime: str, cache_dir:
     target = export_dir(cache_dir, identity, runtime)
     if _is_complete(target):
         return target / _main_file(runtime)
-    log.info("preparing the %s runtime of the embedding model (once, about 10 s)", runtime)
+    log.info("preparing the %s runtime of the embedding model (once, about 20 s)", runtime)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
