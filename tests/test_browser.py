@@ -28,7 +28,10 @@ HOSTILE = (
     "Security notice about hostile markup\n\n"
     "This security notice quotes hostile markup on purpose: <img src=x onerror=alert(1)> and "
     "<script>alert('xss')</script> and a [link](javascript:alert(3)) must be shown as plain text. "
-    "The security team reviews every notice about hostile markup each quarter.\n"
+    "The security team reviews every notice about hostile markup each quarter.\n\n"
+    "Invisible\u200b\u200c\u200dcharacters and a right-to-left \u202emark stay plain text.\n\n"
+    + "overlong " * 600  # one line of 5,400 characters
+    + "\n"
 )
 
 
@@ -175,7 +178,10 @@ def test_hostile_document_is_shown_as_text_and_runs_nothing(page) -> None:  # ty
     assert "<img src=x onerror=alert(1)>" in text and "<script>alert('xss')</script>" in text
     card.click()
     page.locator("dialog#source-viewer").wait_for(state="visible")
-    assert "<script>" in page.locator("#source-text").inner_text()
+    shown = page.locator("#source-text").inner_text()
+    assert "<script>" in shown and "Invisible\u200b\u200c\u200dcharacters" in shown and "overlong " * 600 in shown
+    width = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert width <= 1, "a long line must wrap, not widen the page"
     assert page.locator("#conversation img, #source-text img, #source-text script, #conversation script").count() == 0
     page.wait_for_timeout(500)
     page.screenshot(path=str(SHOTS / "hostile-document.png"))
