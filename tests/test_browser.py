@@ -178,6 +178,7 @@ def test_hostile_document_is_shown_as_text_and_runs_nothing(page) -> None:  # ty
     assert "<img src=x onerror=alert(1)>" in text and "<script>alert('xss')</script>" in text
     card.click()
     page.locator("dialog#source-viewer").wait_for(state="visible")
+    page.locator("#source-text mark.cited-passage").wait_for(timeout=30_000)  # the document has loaded
     shown = page.locator("#source-text").inner_text()
     assert "<script>" in shown and "Invisible\u200b\u200c\u200dcharacters" in shown and "overlong " * 600 in shown
     width = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
