@@ -23,13 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, machine, percentile
-from run import QUESTIONS, first_answer, free_port, request_bytes
+from run import drive, first_answer, free_port
 
 
 def rss_mb(pid: int) -> float:
@@ -39,64 +38,17 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bool]:
-    """One request on a kept-alive connection: its status, and whether it carried Retry-After."""
-    writer.write(request)
-    await writer.drain()
-    status = int((await reader.readline()).split()[1])
-    length, retry = 0, False
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.decode("latin-1").partition(":")
-        name = name.strip().lower()
-        length = int(value) if name == "content-length" else length
-        retry = retry or name == "retry-after"
-    await reader.readexactly(length)
-    return status, retry
-
-
 async def hammer(port: int, clients: int, seconds: float) -> dict[str, Any]:
-    """`clients` keep-alive clients for `seconds`: status counts, latency, Retry-After seen."""
-    requests = [request_bytes(q) for q in QUESTIONS]
-    statuses: Counter[int] = Counter()
-    latencies: list[float] = []
-    refused_without_retry_after = 0
-    deadline = time.perf_counter() + seconds
-
-    async def client(offset: int) -> None:
-        nonlocal refused_without_retry_after
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        i = offset
-        try:
-            while time.perf_counter() < deadline:
-                began = time.perf_counter()
-                try:
-                    status, retry = await exchange(reader, writer, requests[i % len(requests)])
-                    refused_without_retry_after += status in (429, 503) and not retry
-                except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
-                    status = 0  # connection error
-                    writer.close()
-                    await asyncio.sleep(0.05)
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                latencies.append((time.perf_counter() - began) * 1000)
-                statuses[status] += 1
-                if status in (429, 503):
-                    await asyncio.sleep(0.05)  # a polite client backs off a little
-                i += 1
-        finally:
-            writer.close()
-
-    began = time.perf_counter()
-    await asyncio.gather(*(client(n) for n in range(clients)))
-    wall = time.perf_counter() - began
-    answered = statuses[200]
+    """`clients` polite keep-alive clients for `seconds`: status counts, latency, Retry-After seen."""
+    seen = await drive(port, clients, seconds, back_off=True)
     return {
-        "requests": sum(statuses.values()),
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
-        "errors": sum(v for k, v in statuses.items() if k not in (200, 429, 503)),
-        "refused_without_retry_after": refused_without_retry_after,
-        "answered_per_s": round(answered / wall, 1),
-        "p50_ms": round(percentile(latencies, 50), 1),
-        "p99_ms": round(percentile(latencies, 99), 1),
+        "requests": len(seen.latencies),
+        "statuses": {str(k): v for k, v in sorted(seen.statuses.items())},
+        "errors": sum(v for k, v in seen.statuses.items() if k not in (200, 429, 503)),
+        "refused_without_retry_after": seen.refused_without_retry_after,
+        "answered_per_s": round(seen.statuses[200] / seen.seconds, 1),
+        "p50_ms": round(percentile(seen.latencies, 50), 1),
+        "p99_ms": round(percentile(seen.latencies, 99), 1),
     }
 
 

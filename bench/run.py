@@ -32,6 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -152,52 +154,72 @@ def request_bytes(question: str) -> bytes:
     return head.encode() + body
 
 
-async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
-    """Send one request on a kept-alive connection; the response's status."""
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bool]:
+    """One request on a kept-alive connection: its status, and whether it carried Retry-After."""
     writer.write(request)
     await writer.drain()
     status = int((await reader.readline()).split()[1])
-    length = 0
+    length, retry = 0, False
     while (line := await reader.readline()) not in (b"\r\n", b""):
         name, _, value = line.decode("latin-1").partition(":")
-        if name.strip().lower() == "content-length":
-            length = int(value)
+        name = name.strip().lower()
+        length = int(value) if name == "content-length" else length
+        retry = retry or name == "retry-after"
     await reader.readexactly(length)
-    return status
+    return status, retry
 
 
-async def load(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
+@dataclass
+class Traffic:
+    """What `drive` saw: statuses (0 for a broken connection), latencies, refusals without Retry-After."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    refused_without_retry_after: int = 0
+    seconds: float = 0.0
+
+
+async def drive(port: int, clients: int, seconds: float, back_off: bool = False) -> Traffic:
+    """`clients` keep-alive clients asking QUESTIONS in turn for `seconds`; with `back_off`, a
+    client refused with 429/503 waits 50 ms before its next request, as a polite client does."""
     requests = [request_bytes(q) for q in QUESTIONS]
-    latencies: list[float] = []
-    errors = 0
+    seen = Traffic()
     deadline = time.perf_counter() + seconds
 
     async def client(offset: int) -> None:
-        nonlocal errors
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         i = offset
         try:
             while time.perf_counter() < deadline:
                 began = time.perf_counter()
                 try:
-                    ok = await exchange(reader, writer, requests[i % len(requests)]) == 200
+                    status, retry = await exchange(reader, writer, requests[i % len(requests)])
+                    seen.refused_without_retry_after += status in (429, 503) and not retry
                 except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
-                    ok = False
+                    status = 0
                     writer.close()
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                latencies.append((time.perf_counter() - began) * 1000)
-                errors += not ok
+                seen.latencies.append((time.perf_counter() - began) * 1000)
+                seen.statuses[status] += 1
+                if back_off and status in (429, 503):
+                    await asyncio.sleep(0.05)
                 i += 1
         finally:
             writer.close()
 
     began = time.perf_counter()
-    await asyncio.gather(*(client(n) for n in range(concurrency)))
-    wall = time.perf_counter() - began
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    seen.seconds = time.perf_counter() - began
+    return seen
+
+
+async def load(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
+    seen = await drive(port, concurrency, seconds)
+    latencies = seen.latencies
     return {
         "requests": len(latencies),
-        "errors": errors,
-        "rps": round(len(latencies) / wall, 1),
+        "errors": len(latencies) - seen.statuses[200],
+        "rps": round(len(latencies) / seen.seconds, 1),
         "p50_ms": round(statistics.median(latencies), 1),
         "p95_ms": round(percentile(latencies, 95), 1),
         "p99_ms": round(percentile(latencies, 99), 1),
@@ -213,7 +235,7 @@ def first_answer(port: int, started: float, server: subprocess.Popen[bytes]) -> 
         except OSError:
             return False
         try:
-            return await exchange(reader, writer, request) == 200
+            return (await exchange(reader, writer, request))[0] == 200
         finally:
             writer.close()
 

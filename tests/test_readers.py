@@ -6,8 +6,10 @@ from pathlib import Path
 
 import docx
 import pytest
+from fastapi.testclient import TestClient
 from fpdf import FPDF
 
+from assistant.api import create_app
 from assistant.config import Settings
 from assistant.documents import load_corpus
 from assistant.service import Assistant
@@ -71,13 +73,44 @@ def test_pdf_citations_carry_their_page(mixed: Path, tmp_path: Path) -> None:
     assert all(c.page is None for c in answer.citations if c.document_id != "reports-rapport")
 
 
-def test_links_out_of_the_corpus_are_not_followed(tmp_path: Path) -> None:
+def _corpus_with_links_out(tmp_path: Path) -> tuple[Path, Path]:
+    """A corpus with one document and two links out of it (a file, a folder); (corpus, secret)."""
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret outside the corpus", encoding="utf-8")
     root = tmp_path / "corpus"
     root.mkdir()
     (root / "inside.txt").write_text("A document inside the corpus.", encoding="utf-8")
     (root / "leak.txt").symlink_to(secret)
+    (root / "escape").symlink_to(tmp_path, target_is_directory=True)
+    return root, secret
+
+
+def test_links_out_of_the_corpus_are_not_followed(tmp_path: Path) -> None:
+    root, _ = _corpus_with_links_out(tmp_path)
     corpus = load_corpus(root)
     assert [d.source for d in corpus.documents] == ["inside.txt"]
     assert corpus.skipped[0].source == "leak.txt" and "outside" in corpus.skipped[0].reason
+
+
+def test_the_documents_endpoint_serves_indexed_documents_only(tmp_path: Path) -> None:
+    """Links inside corpus/ that lead outside it, and path tricks, never reach a file."""
+    corpus, secret = _corpus_with_links_out(tmp_path)
+    settings = Settings(corpus=corpus, index=tmp_path / "index")
+    embedder = HashEmbedder()
+    Assistant(settings, embedder).build()
+    with TestClient(create_app(settings, Assistant(settings, embedder))) as client:
+        assert [d["id"] for d in client.get("/api/documents").json()] == ["inside"]
+        for path in (
+            "leak",
+            "leak.txt",
+            "escape%2Fsecret",
+            "..%2Fsecret.txt",
+            "%2e%2e%2fsecret",
+            "%2F" + str(secret).lstrip("/").replace("/", "%2F"),
+            "inside%00.txt",
+        ):
+            r = client.get(f"/api/documents/{path}")
+            assert r.status_code == 404, path
+            assert "top secret" not in r.text
+        answer = client.post("/api/answer", json={"question": "top secret outside the corpus"}).json()
+        assert all("top secret" not in c["text"] for c in answer["citations"])
