@@ -64,43 +64,74 @@ def _probabilities(detector: Any) -> list[Any]:
 
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
-_FRENCH = frozenset(
-    "le la les un une des du de au aux et est sont qui que quoi quel quelle quels quelles "
-    "combien comment pourquoi où dans sur pour par avec sans ce cette ces son sa ses leur "
-    "leurs nous vous ils elles il elle pas ne plus a ont été être fait faire entre chez "
-    "qu'est l d qu".split()
-)
-_ENGLISH = frozenset(
-    "the a an and is are was were who what which when where why how many much of in on "
-    "for by with without this that these those its their we you they he she it not do "
-    "does did has have had been be between from".split()
-)
-_FRENCH_CHARS = re.compile(r"[éèêàâçîïôûùœ«»]", re.IGNORECASE)
+# Function words (and letters) that mark a language in a few words. French and English are
+# the documents' languages; Spanish and German are there so that a short question in either
+# is not taken for French or English because it shares "la", "de", "in" or "was" with them.
+_FUNCTION_WORDS = {
+    "fr": frozenset(
+        "le la les un une des du de au aux et est sont qui que quoi quel quelle quels quelles "
+        "combien comment pourquoi où dans sur pour par avec sans ce cette ces son sa ses leur "
+        "leurs nous vous ils elles il elle pas ne plus a ont été être fait faire entre chez "
+        "qu'est l d qu".split()
+    ),
+    "en": frozenset(
+        "the a an and is are was were who what which when where why how many much of in on "
+        "for by with without this that these those its their we you they he she it not do "
+        "does did has have had been be between from".split()
+    ),
+    "es": frozenset(
+        "el la los las un una unos unas de del y es son fue fueron qué que quién quiénes cuál "
+        "cuáles cuándo dónde cómo cuánto cuántos cuánta cuántas por para con sin este esta "
+        "estos estas su sus se lo al ha han había entre desde hasta muy también".split()
+    ),
+    "de": frozenset(
+        "der die das den dem des ein eine einen einem einer und ist sind war waren wer was "
+        "wann wo wie warum welche welcher welches welchen wie viele von zu zum zur mit für "
+        "auf im am aus bei nach über nicht hat haben hatte wurde wurden werden auch sich "
+        "dass oder".split()
+    ),
+}
+_LETTERS = {
+    "fr": re.compile(r"[éèêàâçîïôûùœ«»]", re.IGNORECASE),
+    "en": re.compile(r"(?!)"),
+    "es": re.compile(r"[áíóúñ¿¡]", re.IGNORECASE),
+    "de": re.compile(r"[äöüß]", re.IGNORECASE),
+}
 MIN_RELIABLE_LETTERS = 40
 MAX_DETECT_CHARS = 1000  # a language shows in its first thousand characters; more only costs time
 
 
-def _cues(text: str) -> tuple[int, int]:
+def _cues(text: str) -> dict[str, int]:
+    """For each language of `_FUNCTION_WORDS`, how many of its function words and letters `text` has."""
     words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
-    fr = sum(1 for w in words if w in _FRENCH or w.split("'")[0] in _FRENCH)
-    en = sum(1 for w in words if w in _ENGLISH)
-    fr += len(_FRENCH_CHARS.findall(text))
-    return fr, en
+    cues = {}
+    for lang, vocabulary in _FUNCTION_WORDS.items():
+        count = sum(1 for w in words if w in vocabulary or ("'" in w and w.split("'")[0] in vocabulary))
+        cues[lang] = count + len(_LETTERS[lang].findall(text))
+    return cues
+
+
+def _lead(scores: dict[str, float], prefer: tuple[str, ...]) -> tuple[str, float]:
+    """The best-scored language (the preferred ones win ties) and its lead over the next."""
+    order = sorted(scores, key=lambda lang: (-scores[lang], lang not in prefer))
+    return order[0], scores[order[0]] - (scores[order[1]] if len(order) > 1 else 0.0)
 
 
 def detect_language(text: str, fallback: str = UNDETERMINED, prefer: tuple[str, ...] = ("fr", "en")) -> str:
     """ISO 639-1 code of `text`'s language, or `fallback` when it cannot be told.
 
-    Long text is trusted to langdetect. Short text is decided between the `prefer`
-    languages by langdetect's probabilities and function-word cues, never raising.
+    Long text is trusted to langdetect. Short text is decided by langdetect's probabilities
+    and function-word cues: between the `prefer` languages, unless the cues of another
+    language (Spanish, German) clearly outweigh theirs. Never raises.
     """
     letters = sum(ch.isalpha() for ch in text)
     if letters == 0:
         return fallback
-    if letters < MIN_RELIABLE_LETTERS and set(prefer) == {"fr", "en"}:
-        fr, en = _cues(text)
-        if abs(fr - en) > 2:  # langdetect adds at most 2 to either side below: this lead decides alone
-            return "fr" if fr > en else "en"
+    short_bilingual = letters < MIN_RELIABLE_LETTERS and set(prefer) == {"fr", "en"}
+    if short_bilingual:
+        best_cue, lead = _lead({k: float(v) for k, v in _cues(text).items()}, prefer)
+        if lead > 2:  # langdetect adds at most 2 to either side below: this lead decides alone
+            return best_cue
     try:
         with _LOCK:
             detector = _langdetect._factory.create()
@@ -113,9 +144,12 @@ def detect_language(text: str, fallback: str = UNDETERMINED, prefer: tuple[str, 
     best = max(probs, key=lambda k: probs[k]) if probs else None
     if best is not None and letters >= MIN_RELIABLE_LETTERS and probs[best] >= 0.8:
         return best
-    fr, en = _cues(text)
-    scores = {"fr": fr + 2 * probs.get("fr", 0.0), "en": en + 2 * probs.get("en", 0.0)}
+    cues = _cues(text)
+    scores = {lang: cues[lang] + 2 * probs.get(lang, 0.0) for lang in cues}
     pick = max(prefer, key=lambda lang: scores.get(lang, 0.0))
+    other, lead = _lead({k: v for k, v in scores.items() if k not in prefer or k == pick}, prefer)
+    if other != pick and lead >= 1.0:
+        return other  # a language outside `prefer` that its words and langdetect both point to
     if scores.get(pick, 0.0) >= 1.0:
         return pick
     if best is not None and probs[best] >= 0.9 and letters >= 12:
