@@ -1,10 +1,10 @@
 """Fit the abstention model's coefficients (a calibration, run by hand; not a test).
 
-    python bench/fit_abstention.py [--seed 1] [--questions 1200]
+    python bench/fit_abstention.py [--seed 1] [--questions 2000]
 
 Builds the held-out-articles index of `assistant eval` (half of the PIAF/XQuAD articles,
-chosen by a hash of the title), draws a calibration sample with a seed other than the
-one `assistant eval` reports (0), computes the signals of `assistant.abstention` for each
+chosen by a hash of the title), draws a calibration sample among the questions that `assistant eval` does not ask
+(its seed 0 draws every question it reports), computes the signals of `assistant.abstention` for each
 question through the real search, and fits one logistic regression for questions whose
 best passage is in the question's language and one for the others (cross-language
 similarities run lower). Prints the coefficients to paste into `abstention.py`, the bias shifted so that
@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from assistant.abstention import signals
 from assistant.cache import CachedEmbedder
 from assistant.config import Settings
-from assistant.evaluation import _write_corpus, abstention_sample, held_out, load_benchmark
+from assistant.evaluation import SLICES, Benchmark, _write_corpus, abstention_sample, draw, held_out, load_benchmark
 from assistant.followup import contextual_query
 from assistant.language import question_language
 from assistant.search import hybrid_search
@@ -37,12 +37,16 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--questions", type=int, default=1200)
+    parser.add_argument("--questions", type=int, default=2000)
     parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
     args = parser.parse_args()
 
     settings = Settings()
-    bench = load_benchmark(args.eval_dir)
+    loaded = load_benchmark(args.eval_dir)
+    reported = draw(loaded, 0, SLICES, 600).texts()  # never calibrate on what the evaluation reports
+    bench = Benchmark(
+        loaded.documents, {name: [q for q in qs if q.text not in reported] for name, qs in loaded.questions.items()}
+    )
     embedder = CachedEmbedder(
         Assistant(settings).embedder,
         settings.model_cache / f"eval-embeddings-{settings.backend}.sqlite",

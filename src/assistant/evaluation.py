@@ -148,8 +148,7 @@ def run_eval(
     sizes = sizes or SLICES
     bench = load_benchmark(eval_dir)
     cached = CachedEmbedder(embedder, cache)  # passages only: query latency stays real
-    rng = random.Random(seed)
-    samples = {name: rng.sample(bench.questions[name], min(n, len(bench.questions[name]))) for name, n in sizes.items()}
+    drawn = draw(bench, seed, sizes, abstention_questions)
     work = Path(tempfile.mkdtemp(prefix="assistant-eval-"))
     report: dict[str, Any] = {
         "seed": seed,
@@ -165,7 +164,7 @@ def run_eval(
         began = time.perf_counter()
         assistant.build(progress=progress)
         report["build_s"] = round(time.perf_counter() - began, 1)
-        for name, questions in samples.items():
+        for name, questions in drawn.slices.items():
             ranks, correct, answered, latencies = [], 0, 0, []
             for q in questions:
                 t = time.perf_counter()
@@ -185,7 +184,7 @@ def run_eval(
                 "ms_p50": round(statistics.median(latencies), 1),
                 "ms_p95": round(_percentile(latencies, 95), 1),
             }
-        report["abstention"] = _abstention(bench, settings, cached, work, rng, abstention_questions, progress)
+        report["abstention"] = _abstention(bench, settings, cached, work, drawn, progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         cached.close()
@@ -225,8 +224,31 @@ def _rates(outcomes: list[Outcome]) -> dict[str, float]:
     }
 
 
+@dataclass(frozen=True)
+class Draw:
+    """The questions one run of the benchmark asks."""
+
+    slices: dict[str, list[Question]]
+    abstention: list[tuple[Question, bool]]  # French and English, the headline
+    abstention_cross: dict[str, list[tuple[Question, bool]]]  # es->en and de->en, beside it
+
+    def texts(self) -> set[str]:
+        asked = [q for qs in self.slices.values() for q in qs] + [q for q, _ in self.abstention]
+        return {q.text for q in asked} | {q.text for sample in self.abstention_cross.values() for q, _ in sample}
+
+
+def draw(bench: Benchmark, seed: int, sizes: dict[str, int], abstention_questions: int) -> Draw:
+    """The questions of a run with `seed`: the same seed always draws the same ones."""
+    rng = random.Random(seed)
+    slices = {name: rng.sample(bench.questions[name], min(n, len(bench.questions[name]))) for name, n in sizes.items()}
+    per_slice = abstention_questions // len(PRIMARY_ABSTENTION_SLICES)
+    primary = abstention_sample(bench, rng, per_slice, PRIMARY_ABSTENTION_SLICES)
+    cross = {name: abstention_sample(bench, rng, per_slice, (name,)) for name in ("es->en", "de->en")}
+    return Draw(slices, primary, cross)
+
+
 def _abstention(
-    bench: Benchmark, settings: Settings, embedder: Embedder, work: Path, rng: random.Random, n: int, progress: bool
+    bench: Benchmark, settings: Settings, embedder: Embedder, work: Path, drawn: Draw, progress: bool
 ) -> dict[str, Any]:
     """The held-out-articles benchmark. The headline uses French and English questions in equal
     shares (the setup whose dense top-1 baseline the issue quotes); the cross-language slices are
@@ -246,13 +268,12 @@ def _abstention(
             out.append((q, answer, answerable, dense))
         return out
 
-    per_slice = n // len(PRIMARY_ABSTENTION_SLICES)
-    primary = run(abstention_sample(bench, rng, per_slice, PRIMARY_ABSTENTION_SLICES))
+    primary = run(drawn.abstention)
     result: dict[str, Any] = {"indexed_passages": len(kept), **_rates(primary), "by_slice": {}}
     for name in PRIMARY_ABSTENTION_SLICES:
         result["by_slice"][name] = _rates([x for x in primary if x[0].slice == name])
-    for name in ("es->en", "de->en"):
-        result["by_slice"][name] = _rates(run(abstention_sample(bench, rng, per_slice, (name,))))
+    for name, sample in drawn.abstention_cross.items():
+        result["by_slice"][name] = _rates(run(sample))
     return result
 
 
