@@ -3,9 +3,9 @@
     python bench/fit_abstention.py [--seed 1] [--questions 2000]
 
 Builds the held-out-articles index of `assistant eval` (half of the PIAF/XQuAD articles,
-chosen by a hash of the title), draws a calibration sample among the questions that `assistant eval` does not ask
-(its seed 0 draws every question it reports), computes the signals of `assistant.abstention` for each
-question through the real search, and fits one logistic regression for questions whose
+chosen by a hash of the title), draws a calibration sample among the questions that
+`assistant eval` does not ask in its reported run, computes the signals of
+`assistant.abstention` for each question through the real search, and fits one logistic regression for questions whose
 best passage is in the question's language and one for the others (cross-language
 similarities run lower). Prints the coefficients to paste into `abstention.py`, the bias shifted so that
 confidence 0.5 answers 95% of the answerable calibration questions.
@@ -25,7 +25,17 @@ from sklearn.linear_model import LogisticRegression
 from assistant.abstention import signals
 from assistant.cache import CachedEmbedder
 from assistant.config import Settings
-from assistant.evaluation import SLICES, Benchmark, _write_corpus, abstention_sample, draw, held_out, load_benchmark
+from assistant.evaluation import (
+    ABSTENTION_QUESTIONS,
+    REPORTED_SEED,
+    SLICES,
+    Benchmark,
+    _write_corpus,
+    abstention_sample,
+    draw,
+    held_out,
+    load_benchmark,
+)
 from assistant.followup import contextual_query
 from assistant.language import question_language
 from assistant.search import hybrid_search
@@ -43,7 +53,7 @@ def main() -> None:
 
     settings = Settings()
     loaded = load_benchmark(args.eval_dir)
-    reported = draw(loaded, 0, SLICES, 600).texts()  # never calibrate on what the evaluation reports
+    reported = draw(loaded, REPORTED_SEED, SLICES, ABSTENTION_QUESTIONS).texts()  # never calibrate on these
     bench = Benchmark(
         loaded.documents, {name: [q for q in qs if q.text not in reported] for name, qs in loaded.questions.items()}
     )

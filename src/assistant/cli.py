@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from assistant.config import Settings
 from assistant.errors import AssistantError, BadQuestion
+from assistant.evaluation import ABSTENTION_QUESTIONS, REPORTED_SEED
 from assistant.service import Assistant, answer_to_dict
 from assistant.types import Answer
 
@@ -164,9 +165,9 @@ def serve(
 @app.command(name="eval")
 def evaluate(
     eval_dir: Annotated[Path, typer.Option("--eval-dir", help="PIAF/XQuAD files")] = Path("../shared/eval"),
-    seed: Annotated[int, typer.Option(help="Seed of the question samples")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the question samples")] = REPORTED_SEED,
     scale: Annotated[float, typer.Option(help="Fraction of the standard sample sizes (500/400/300/300)")] = 1.0,
-    abstention: Annotated[int, typer.Option(help="Questions of the abstention benchmark")] = 600,
+    abstention: Annotated[int, typer.Option(help="Questions of the abstention benchmark")] = ABSTENTION_QUESTIONS,
     cache: Annotated[
         Path | None,
         typer.Option(help="Embedding cache [default: model cache/eval-embeddings-<backend>.sqlite]"),

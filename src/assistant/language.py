@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -86,14 +87,13 @@ _FUNCTION_WORDS = {
     ),
     "de": frozenset(
         "der die das den dem des ein eine einen einem einer und ist sind war waren wer was "
-        "wann wo wie warum welche welcher welches welchen wie viele von zu zum zur mit für "
+        "wann wo wie warum welche welcher welches welchen viele von zu zum zur mit für "
         "auf im am aus bei nach über nicht hat haben hatte wurde wurden werden auch sich "
         "dass oder".split()
     ),
 }
 _LETTERS = {
     "fr": re.compile(r"[éèêàâçîïôûùœ«»]", re.IGNORECASE),
-    "en": re.compile(r"(?!)"),
     "es": re.compile(r"[áíóúñ¿¡]", re.IGNORECASE),
     "de": re.compile(r"[äöüß]", re.IGNORECASE),
 }
@@ -107,11 +107,12 @@ def _cues(text: str) -> dict[str, int]:
     cues = {}
     for lang, vocabulary in _FUNCTION_WORDS.items():
         count = sum(1 for w in words if w in vocabulary or ("'" in w and w.split("'")[0] in vocabulary))
-        cues[lang] = count + len(_LETTERS[lang].findall(text))
+        letters = _LETTERS.get(lang)
+        cues[lang] = count + (len(letters.findall(text)) if letters else 0)
     return cues
 
 
-def _lead(scores: dict[str, float], prefer: tuple[str, ...]) -> tuple[str, float]:
+def _lead(scores: Mapping[str, float], prefer: tuple[str, ...]) -> tuple[str, float]:
     """The best-scored language (the preferred ones win ties) and its lead over the next."""
     order = sorted(scores, key=lambda lang: (-scores[lang], lang not in prefer))
     return order[0], scores[order[0]] - (scores[order[1]] if len(order) > 1 else 0.0)
@@ -127,9 +128,8 @@ def detect_language(text: str, fallback: str = UNDETERMINED, prefer: tuple[str, 
     letters = sum(ch.isalpha() for ch in text)
     if letters == 0:
         return fallback
-    short_bilingual = letters < MIN_RELIABLE_LETTERS and set(prefer) == {"fr", "en"}
-    if short_bilingual:
-        best_cue, lead = _lead({k: float(v) for k, v in _cues(text).items()}, prefer)
+    if letters < MIN_RELIABLE_LETTERS and set(prefer) == {"fr", "en"}:
+        best_cue, lead = _lead(_cues(text), prefer)
         if lead > 2:  # langdetect adds at most 2 to either side below: this lead decides alone
             return best_cue
     try:
