@@ -173,10 +173,24 @@ def evaluate(
         typer.Option(help="Embedding cache [default: model cache/eval-embeddings-<backend>.sqlite]"),
     ] = None,
     output: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON here")] = None,
+    realdocs: Annotated[
+        Path | None,
+        typer.Option(
+            "--realdocs",
+            help="Instead: a real collection (DIR/corpus and DIR/questions.jsonl, as ../shared/realdocs), "
+            "indexed fresh and asked over HTTP",
+        ),
+    ] = None,
+    pdf: Annotated[
+        Path | None, typer.Option("--pdf", help="With --realdocs: index this one file instead of DIR/corpus")
+    ] = None,
 ) -> None:
     """Run the retrieval and abstention benchmark through the answer path; print a table per slice."""
     from assistant.evaluation import SLICES, format_report, run_eval
 
+    if realdocs is not None:
+        _evaluate_realdocs(realdocs, pdf, output)
+        return
     if not (eval_dir / "piaf-v1.0.json").is_file():
         _fail(f"no evaluation data in {eval_dir}/ (expected piaf-v1.0.json and xquad.*.json)")
     settings = _settings()
@@ -199,6 +213,23 @@ def evaluate(
     typer.echo(format_report(report))
     if output:
         output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def _evaluate_realdocs(folder: Path, pdf: Path | None, output: Path | None) -> None:
+    from assistant.realdocs import format_realdocs, run_realdocs
+
+    if not (folder / "questions.jsonl").is_file() or (pdf is None and not (folder / "corpus").is_dir()):
+        _fail(f"{folder}/ should hold questions.jsonl and corpus/ (the format of ../shared/realdocs)")
+    if pdf is not None and not pdf.is_file():
+        _fail(f"no file {pdf}")
+    settings = _settings()
+    try:
+        report = run_realdocs(settings, Assistant(settings).embedder, folder, pdf)
+    except AssistantError as exc:
+        _fail(str(exc))
+    typer.echo(format_realdocs(report))
+    if output:
+        output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def main() -> None:
