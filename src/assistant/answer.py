@@ -11,7 +11,7 @@ from assistant.store import StoredIndex
 from assistant.types import AnswerSpan, Citation, Hit
 
 SENTENCE_CANDIDATES = 3  # the answer sentence is chosen within this many best passages
-_SHORT_SENTENCE_WORDS = 4
+FRAGMENT_WORDS = 6  # a unit of this many words or fewer is a fragment (a label, a bare command)
 
 MESSAGES = {
     "abstain": {
@@ -64,6 +64,7 @@ def citations_for(store: StoredIndex, hits: list[Hit]) -> list[Citation]:
                 similarity=round(hit.similarity, 4),
                 matched_terms=hit.terms,
                 page=doc.page_at(p.start),
+                section=p.section,
             )
         )
     return citations
@@ -86,7 +87,7 @@ def answer_sentence(
     (a good sentence in a good passage wins), plus the share of the question's terms
     it contains (analysed in its language; names and figures across languages), plus a
     little when the question asks for a number or a date and the sentence has digits.
-    Headings and other fragments of a few words are discounted.
+    Headings never answer; fragments of a few words only when nothing else can.
     """
     question_terms = set(analyse(question, language))
     names = set(entity_terms(question))
@@ -98,9 +99,11 @@ def answer_sentence(
         text = store.documents[hit.passage.doc_id].text
         for sentence, sim in zip(hit.passage.sentences, sims, strict=True):
             body = text[sentence.start : sentence.end]
+            if sentence.kind == "heading":
+                continue  # a heading names a subject; it never answers
             score = float(sim) + 0.5 * hit.score
-            if len(body.split()) < _SHORT_SENTENCE_WORDS:
-                score -= 0.05
+            if len(body.split()) <= FRAGMENT_WORDS:
+                score -= 1.0  # a fragment answers only when nothing longer is there
             terms = set(analyse(body, hit.passage.language)) if hit.passage.language == language else set()
             shared = len(question_terms & terms) + len(
                 names & set(entity_terms(body)) | names & set(fold(body).split())

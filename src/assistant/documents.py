@@ -1,7 +1,7 @@
 """corpus/ files -> Documents.
 
 Every `.txt`, `.md`, `.html`, `.pdf` and `.docx` file under the corpus folder
-(sub-folders included) is a document, read by the reader of its format (`readers.py`).
+(sub-folders included) is a document, read by the reader of its format (`readers/`).
 Plain text is kept exactly as decoded from the file (CRLF and all), so that citation
 offsets index the file's own text. Optional metadata lives beside the files
 in `metadata.json`: `{"file name": {"id": ..., "title": ..., "language": ...}}`;
@@ -121,6 +121,7 @@ def load_corpus(root: Path, known_languages: dict[str, str] | None = None) -> Co
                 text=text,
                 sha256=digest,
                 pages=extracted.pages,
+                blocks=extracted.blocks,
             )
         )
     for item in skipped:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.boilerplate import find_boilerplate
 from assistant.cache import CachedEmbedder
 from assistant.config import Settings
 from assistant.documents import Corpus, Skipped, load_corpus
@@ -100,11 +101,13 @@ def corpus_fingerprint(documents: list[Document], chunking: dict[str, int]) -> s
 def make_passages(
     documents: list[Document], settings: Settings, known: dict[tuple[str, int, int], str] | None = None
 ) -> list[Passage]:
-    """Chunk every document; each passage gets its own detected language (the document's when unsure).
+    """Chunk every document, boilerplate left out; each passage gets its own detected language
+    (the document's when unsure).
     `known` gives the language of passages already detected in the previous version, by
     (document digest, start, end), so that unchanged passages are not detected again."""
     known = known or {}
     digests = {d.id: d.sha256 for d in documents}
+    skip = find_boilerplate(documents)
     passages: list[Passage] = []
     for doc in documents:
         for p in chunk_document(
@@ -114,6 +117,8 @@ def make_passages(
             settings.passage_min_words,
             settings.passage_max_words,
             settings.passage_overlap_sentences,
+            doc.blocks,
+            skip.get(doc.id, frozenset()),
         ):
             lang = known.get((digests[doc.id], p.start, p.end)) or detect_language(p.text, fallback=doc.language)
             passages.append(p if lang == p.language else Passage(**{**p.__dict__, "language": lang}))

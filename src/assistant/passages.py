@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.types import Passage, Sentence
+from assistant.types import Block, Passage, Sentence
 
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 _LINE = re.compile(r"[^\n]*(?:\n|$)")
@@ -25,11 +25,15 @@ _HEADING_MAX_WORDS = 12
 _WORD = re.compile(r"\S+")
 
 
+SECTION_SEPARATOR = " › "
+
+
 @dataclass(frozen=True)
 class Span:
     start: int
     end: int
     opens_paragraph: bool
+    kind: str = "sentence"
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
@@ -98,17 +102,59 @@ def _line_groups(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return groups
 
 
-def split_sentences(text: str) -> list[Span]:
-    """Sentence spans of `text` (trimmed of surrounding whitespace), in order."""
+def _split_range(text: str, start: int, end: int) -> list[Span]:
+    """Sentences of one paragraph (a heading, a list item or a paragraph each open a new unit)."""
     spans: list[Span] = []
-    para_start = 0
+    for g_start, g_end in _line_groups(text, start, end):
+        spans.extend(_split_line_group(text, g_start, g_end, opens=True))
+    return spans
+
+
+def paragraph_blocks(text: str) -> list[Block]:
+    """Plain text's blocks: its paragraphs (separated by blank lines)."""
+    blocks, para_start = [], 0
     breaks = [(m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(text)] + [(len(text), len(text))]
     for b_start, b_end in breaks:
-        # a heading, a list item or a paragraph each open a new unit
-        for g_start, g_end in _line_groups(text, para_start, b_start):
-            spans.extend(_split_line_group(text, g_start, g_end, opens=True))
+        if b_start > para_start:
+            blocks.append(Block("paragraph", para_start, b_start))
         para_start = b_end
-    return spans
+    return blocks
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Sentence spans of plain `text` (trimmed of surrounding whitespace), in order."""
+    return [s for b in paragraph_blocks(text) for s in _split_range(text, b.start, b.end)]
+
+
+def _block_units(text: str, block: Block) -> list[Span]:
+    """The sentence units of a block: a heading is one, a table row one, a line of code one,
+    prose is split into sentences."""
+    if block.kind == "heading":
+        return [Span(block.start, block.end, True, "heading")]
+    if block.kind == "row":
+        return [Span(block.start, block.end, True, "row")]
+    if block.kind == "code":
+        units = []
+        for m in _LINE.finditer(text, block.start, block.end):
+            s, e = _trimmed(text, m.start(), m.end())
+            if s < e:
+                units.append(Span(s, e, not units, "code"))
+        return units
+    return _split_range(text, block.start, block.end)
+
+
+def section_paths(text: str, blocks: list[Block] | tuple[Block, ...]) -> list[str | None]:
+    """The heading path of every block ("3. Boot › 3.2. Systemd"), None before any heading."""
+    stack: list[tuple[int, str]] = []
+    paths: list[str | None] = []
+    for block in blocks:
+        if block.kind == "heading":
+            level = block.level or 1
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, " ".join(text[block.start : block.end].split())))
+        paths.append(SECTION_SEPARATOR.join(title for _, title in stack) if stack else None)
+    return paths
 
 
 def _word_count(text: str, start: int, end: int) -> int:
@@ -123,7 +169,7 @@ def _split_long(text: str, span: Span, max_words: int) -> list[Span]:
     pieces = []
     for i in range(0, len(words), max_words):
         chunk = words[i : i + max_words]
-        pieces.append(Span(chunk[0][0], chunk[-1][1], span.opens_paragraph and i == 0))
+        pieces.append(Span(chunk[0][0], chunk[-1][1], span.opens_paragraph and i == 0, span.kind))
     return pieces
 
 
@@ -134,27 +180,74 @@ def chunk_document(
     min_words: int = 60,
     max_words: int = 200,
     overlap_sentences: int = 0,
+    blocks: list[Block] | tuple[Block, ...] = (),
+    skip: frozenset[int] = frozenset(),
 ) -> list[Passage]:
-    """Passages of whole sentences, about `min_words`..`max_words` words each.
+    """Passages of whole sentences, about `min_words`..`max_words` words each, within sections.
 
-    A passage never exceeds `max_words` words (a longer sentence is cut at word
-    boundaries). When a passage must end, it ends before the last paragraph start
-    that leaves it at least `min_words` words. `overlap_sentences` sentences of a
-    passage are repeated at the start of the next one.
+    `blocks` is the document's structure (plain text: its paragraphs); the blocks whose
+    indexes are in `skip` (boilerplate) are left out, and no passage spans one. A passage never crosses a heading: each
+    section (a heading and what follows it up to the next heading) is chunked on its own, and a
+    section that is only a heading opens the next one. Each passage records its heading path.
+    A passage never exceeds `max_words` words (a longer sentence is cut at word boundaries).
+    When a passage must end, it ends before the last paragraph start that leaves it at least
+    `min_words` words. `overlap_sentences` sentences of a passage are repeated at the start of
+    the next one.
     """
-    sentences: list[Span] = []
-    for span in split_sentences(text):
-        sentences.extend(_split_long(text, span, max_words))
+    blocks = list(blocks) or paragraph_blocks(text)
+    paths = section_paths(text, blocks)
+    sections: list[tuple[str | None, list[Span]]] = []
+    stepped = True  # boilerplate (or the start) lies between the current run and the next block
+    for i, block in enumerate(blocks):
+        if i in skip:
+            stepped = True  # a passage is one span of text: it cannot step over boilerplate
+            continue
+        units = [piece for unit in _block_units(text, block) for piece in _split_long(text, unit, max_words)]
+        if not units:
+            continue
+        if block.kind == "heading" or stepped:
+            if not stepped and sections and all(u.kind == "heading" for u in sections[-1][1]):
+                sections[-1] = (paths[i], sections[-1][1] + units)  # a heading with nothing under it
+            else:
+                sections.append((paths[i], units))
+            stepped = False
+        else:
+            sections[-1][1].extend(units)
+    passages: list[Passage] = []
+    for section, units in sections:
+        for group in _pack(text, units, min_words, max_words, overlap_sentences):
+            start, end = group[0].start, group[-1].end
+            passages.append(
+                Passage(
+                    doc_id=doc_id,
+                    ordinal=len(passages),
+                    start=start,
+                    end=end,
+                    text=text[start:end],
+                    language=language,
+                    sentences=tuple(Sentence(s.start, s.end, s.kind) for s in group),
+                    section=section,
+                )
+            )
+    return passages
+
+
+def _pack(text: str, sentences: list[Span], min_words: int, max_words: int, overlap: int) -> list[list[Span]]:
+    """Consecutive sentences grouped into passages of at most `max_words` words."""
     counts = [_word_count(text, s.start, s.end) for s in sentences]
     headings = [
-        s.opens_paragraph
-        and counts[k] <= _HEADING_MAX_WORDS
-        and text[s.end - 1] not in ".!?…:;,"
-        and k + 1 < len(sentences)
-        and sentences[k + 1].opens_paragraph
+        s.kind == "heading"
+        or (
+            s.kind == "sentence"
+            and s.opens_paragraph
+            and counts[k] <= _HEADING_MAX_WORDS
+            and text[s.end - 1] not in ".!?…:;,"
+            and k + 1 < len(sentences)
+            and sentences[k + 1].opens_paragraph
+        )
         for k, s in enumerate(sentences)
     ]
-    passages: list[Passage] = []
+    groups: list[list[Span]] = []
     i = 0
     while i < len(sentences):
         j = i
@@ -173,20 +266,13 @@ def chunk_document(
                 before += counts[k]
             if best_cut is not None:
                 j = best_cut
-        group = sentences[i:j]
-        start, end = group[0].start, group[-1].end
-        passages.append(
-            Passage(
-                doc_id=doc_id,
-                ordinal=len(passages),
-                start=start,
-                end=end,
-                text=text[start:end],
-                language=language,
-                sentences=tuple(Sentence(s.start, s.end) for s in group),
-            )
+        groups.append(
+            [
+                Span(s.start, s.end, s.opens_paragraph, "heading" if headings[i + n] else s.kind)
+                for n, s in enumerate(sentences[i:j])
+            ]
         )
         if j >= len(sentences):
             break
-        i = max(j - overlap_sentences, i + 1)
-    return passages
+        i = max(j - overlap, i + 1)
+    return groups

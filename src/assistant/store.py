@@ -41,7 +41,7 @@ from assistant.files import sha256_file
 from assistant.lexical import LexicalIndex
 from assistant.types import Document, Passage, Sentence
 
-FORMAT_VERSION = 3  # 3: the manifest carries a digest of itself
+FORMAT_VERSION = 4  # 3: the manifest carries a digest of itself; 4: sections, sentence kinds, structure-aware passages
 CURRENT = "CURRENT"
 LOCK = ".build.lock"
 VERSIONS = "versions"
@@ -145,8 +145,9 @@ def _passage_record(row: int, p: Passage, first_sentence_row: int) -> dict[str, 
         "start": p.start,
         "end": p.end,
         "language": p.language,
-        "sentences": [[s.start, s.end] for s in p.sentences],
+        "sentences": [[s.start, s.end] if s.kind == "sentence" else [s.start, s.end, s.kind] for s in p.sentences],
         "sentence_row": first_sentence_row,
+        "section": p.section,
     }
 
 
@@ -349,7 +350,8 @@ def load_version(index_dir: Path, model_identity: str | None = None) -> StoredIn
                         end=r["end"],
                         text=text[r["start"] : r["end"]],
                         language=r["language"],
-                        sentences=tuple(Sentence(s, e) for s, e in r["sentences"]),
+                        sentences=tuple(Sentence(*s) for s in r["sentences"]),
+                        section=r["section"],
                     )
                 )
                 sentence_rows.append(r["sentence_row"])

@@ -6,6 +6,20 @@ import bisect
 from dataclasses import dataclass, field
 
 
+BLOCK_KINDS = ("heading", "paragraph", "item", "row", "code")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A structural unit of a document's text: `text[start:end]`, of a kind in BLOCK_KINDS
+    (a heading has its `level`, 1 the highest)."""
+
+    kind: str
+    start: int
+    end: int
+    level: int = 0
+
+
 @dataclass(frozen=True)
 class Document:
     """A source document: its exact text and what the citations say about it."""
@@ -17,6 +31,7 @@ class Document:
     text: str
     sha256: str
     pages: tuple[int, ...] = ()  # offset where each page starts (PDF); empty for other formats
+    blocks: tuple[Block, ...] = ()  # structure from the reader (not stored in the index)
 
     def page_at(self, offset: int) -> int | None:
         """1-based page number of the character at `offset`, for paged documents."""
@@ -31,6 +46,7 @@ class Sentence:
 
     start: int
     end: int
+    kind: str = "sentence"  # or "heading", "code" (a line of code), "row" (a table row)
 
 
 @dataclass(frozen=True)
@@ -44,10 +60,7 @@ class Passage:
     text: str
     language: str
     sentences: tuple[Sentence, ...] = ()
-
-    @property
-    def key(self) -> str:
-        return f"{self.doc_id}#{self.ordinal}"
+    section: str | None = None  # heading path, "3. Boot › 3.2. Systemd"; None without headings
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,7 @@ class Citation:
     similarity: float = 0.0
     matched_terms: tuple[str, ...] = ()
     page: int | None = None
+    section: str | None = None
 
 
 @dataclass(frozen=True)

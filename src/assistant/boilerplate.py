@@ -1,0 +1,65 @@
+"""Boilerplate: blocks that belong to the site or the layout, not to the document.
+
+Two kinds, both recognised by repetition rather than by a list of phrases:
+- across documents: a block whose text (white space, case and digits aside) is found in
+  at least `MIN_DOCUMENTS` documents and `SHARE` of the corpus — navigation bars,
+  "Download the ebook / Prev / Next", copyright lines, the "Tip"/"Note" labels of a
+  theme. Headings are kept: they give the sections their names;
+- within a paged document (PDF): a block at the top or bottom of a page that repeats at
+  the edge of `MIN_PAGES` or more pages — running headers and footers ("Référence Debian
+  13 / 237"), page numbers, repeated chapter titles.
+
+Boilerplate blocks are simply not covered by passages: the document's text and every
+offset stay exactly as they are. The decision is made over the whole corpus at every
+build (every file is read anyway to compare hashes); when it changes for a document,
+only the passages whose text changed are embedded again.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+
+from assistant.types import Document
+
+MIN_DOCUMENTS = 3
+SHARE = 0.2
+MIN_PAGES = 3
+EDGE_BLOCKS = 2  # blocks at the top and at the bottom of a page that may be running headers
+_DIGITS = re.compile(r"\d+")
+
+
+def _key(text: str) -> str:
+    return _DIGITS.sub("0", " ".join(text.split()).casefold())
+
+
+def find_boilerplate(documents: list[Document]) -> dict[str, frozenset[int]]:
+    """For each document id, the indexes of its blocks that are boilerplate."""
+    found: dict[str, set[int]] = defaultdict(set)
+    seen_in: Counter[str] = Counter()
+    keys: dict[str, list[str]] = {}
+    for doc in documents:
+        keys[doc.id] = [_key(doc.text[b.start : b.end]) for b in doc.blocks]
+        seen_in.update(set(keys[doc.id]))
+    needed = max(MIN_DOCUMENTS, math.ceil(SHARE * len(documents)))
+    for doc in documents:
+        for i, (block, key) in enumerate(zip(doc.blocks, keys[doc.id], strict=True)):
+            if block.kind != "heading" and seen_in[key] >= needed:
+                found[doc.id].add(i)
+        if len(doc.pages) >= MIN_PAGES:
+            found[doc.id] |= _running_lines(doc, keys[doc.id])
+    return {doc_id: frozenset(ids) for doc_id, ids in found.items()}
+
+
+def _running_lines(doc: Document, keys: list[str]) -> set[int]:
+    """Blocks at page edges whose text recurs at the edges of several pages."""
+    by_page: dict[int, list[int]] = defaultdict(list)
+    for i, block in enumerate(doc.blocks):
+        by_page[doc.page_at(block.start) or 0].append(i)
+    edges: dict[str, list[int]] = defaultdict(list)
+    for ids in by_page.values():
+        for i in dict.fromkeys(ids[:EDGE_BLOCKS] + ids[-EDGE_BLOCKS:]):
+            edges[keys[i]].append(i)
+    pages_with = {key: len({doc.page_at(doc.blocks[i].start) for i in ids}) for key, ids in edges.items()}
+    return {i for key, ids in edges.items() if pages_with[key] >= MIN_PAGES for i in ids}
