@@ -194,6 +194,7 @@ def chunk_document(
     `min_words` words. `overlap_sentences` sentences of a passage are repeated at the start of
     the next one.
     """
+    structured = bool(blocks)  # the reader knows the headings; plain text's are guessed
     blocks = list(blocks) or paragraph_blocks(text)
     paths = section_paths(text, blocks)
     sections: list[tuple[str | None, list[Span]]] = []
@@ -215,7 +216,7 @@ def chunk_document(
             sections[-1][1].extend(units)
     passages: list[Passage] = []
     for section, units in sections:
-        for group in _pack(text, units, min_words, max_words, overlap_sentences):
+        for group in _pack(text, units, min_words, max_words, overlap_sentences, guess_headings=not structured):
             start, end = group[0].start, group[-1].end
             passages.append(
                 Passage(
@@ -232,13 +233,17 @@ def chunk_document(
     return passages
 
 
-def _pack(text: str, sentences: list[Span], min_words: int, max_words: int, overlap: int) -> list[list[Span]]:
-    """Consecutive sentences grouped into passages of at most `max_words` words."""
+def _pack(
+    text: str, sentences: list[Span], min_words: int, max_words: int, overlap: int, guess_headings: bool
+) -> list[list[Span]]:
+    """Consecutive sentences grouped into passages of at most `max_words` words. With
+    `guess_headings`, a short line without final punctuation before a paragraph counts as one."""
     counts = [_word_count(text, s.start, s.end) for s in sentences]
     headings = [
         s.kind == "heading"
         or (
-            s.kind == "sentence"
+            guess_headings
+            and s.kind == "sentence"
             and s.opens_paragraph
             and counts[k] <= _HEADING_MAX_WORDS
             and text[s.end - 1] not in ".!?…:;,"

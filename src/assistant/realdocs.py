@@ -107,7 +107,9 @@ def run_realdocs(
         "sentences": built.sentences,
         "build_s": round(build_s, 1),
         "summary": _summary(rows),
-        "by_direction": {d: _summary([r for r in rows if r["direction"] == d]) for d in sorted({r["direction"] for r in rows})},
+        "by_direction": {
+            d: _summary([r for r in rows if r["direction"] == d]) for d in sorted({r["direction"] for r in rows})
+        },
         "answers": rows,
     }
 

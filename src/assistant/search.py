@@ -9,6 +9,13 @@ the dense similarity as a bounded bonus, so it can reorder passages that the mod
 already finds close but cannot promote an unrelated one over a strong cross-language
 match. Each candidate's similarity is the better of the passage's and (slightly
 discounted) its best sentence's, since a question usually matches one sentence.
+
+The model rates text in the question's language closer than the same meaning in another
+language (on a bilingual manual, a French question's best French passage often beats the
+English passage that answers it). So each passage language is scored against its own
+background: the mean similarity of that language's best passages for this question is
+brought to the level of the best language's. A passage wins by standing out among the
+passages of its language, not by sharing the question's language.
 """
 
 from __future__ import annotations
@@ -30,14 +37,23 @@ class Fusion:
     lexical: float = 0.03
     dense_candidates: int = 50
     lexical_candidates: int = 20
+    background: int = 10  # a language's background: the mean of its best this-many similarities
+    background_pool: int = 200  # dense results the backgrounds are taken from
 
 
 DEFAULT_FUSION = Fusion()
 
 
-def dense_search(store: StoredIndex, query_vector: np.ndarray, k: int) -> list[Hit]:
-    """The `k` passages most similar to the question, best first (cosine similarity)."""
-    return [Hit(store.passages[row], score, row, similarity=score) for row, score in store.search(query_vector, k)]
+def language_shifts(store: StoredIndex, pool: list[tuple[int, float]], size: int) -> dict[str, float]:
+    """What to add to the scores of each passage language so that every language's background
+    (mean of its `size` best similarities in `pool`) matches the highest one. A language with
+    fewer than `size` passages in the pool is left as it is."""
+    by_language: dict[str, list[float]] = {}
+    for row, similarity in pool:
+        by_language.setdefault(store.passages[row].language, []).append(similarity)
+    backgrounds = {lang: float(np.mean(s[:size])) for lang, s in by_language.items() if len(s) >= size}
+    top = max(backgrounds.values(), default=0.0)
+    return {lang: top - b for lang, b in backgrounds.items()}
 
 
 def hybrid_search(
@@ -52,7 +68,12 @@ def hybrid_search(
     n = len(store.passages)
     if n == 0:
         return []
-    dense = dict(store.search(query_vector, max(k, fusion.dense_candidates)))
+    pool = store.search(query_vector, max(k, fusion.dense_candidates, fusion.background_pool))
+    shifts = language_shifts(store, pool, fusion.background) if fusion.background else {}
+    dense = dict(pool[: max(k, fusion.dense_candidates)])
+    if shifts:  # a passage that its language's shift lifts into the candidates must be among them
+        floor = pool[min(len(pool), max(k, fusion.dense_candidates)) - 1][1]
+        dense.update((r, s) for r, s in pool if s + shifts.get(store.passages[r].language, 0.0) >= floor)
     lexical, _ = store.lexical.scores(question, language)
     best_lexical = float(lexical.max()) if lexical.size else 0.0
     # Keyword evidence is relative to the best passage of the same side: passages in the
@@ -74,6 +95,7 @@ def hybrid_search(
         relative = float(lexical[row]) / best if best > 0 else 0.0
         score = fusion.passage * similarity + fusion.sentence * max(sentence, similarity) + fusion.lexical * relative
         score /= fusion.passage + fusion.sentence
+        score += shifts.get(store.passages[row].language, 0.0)
         hits.append(
             Hit(
                 store.passages[row],
@@ -83,6 +105,7 @@ def hybrid_search(
                 sentence_similarity=sentence,
                 lexical=relative,
                 terms=store.lexical.shared_terms(row, question, language) if lexical[row] > 0 else (),
+                shift=shifts.get(store.passages[row].language, 0.0),
             )
         )
     hits.sort(key=lambda h: (-h.score, h.row))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-
 BLOCK_KINDS = ("heading", "paragraph", "item", "row", "code")
 
 
@@ -74,6 +73,7 @@ class Hit:
     sentence_similarity: float = 0.0  # best cosine between question and one of the passage's sentences
     lexical: float = 0.0  # BM25, relative to the best passage for this question (0..1)
     terms: tuple[str, ...] = ()  # question terms found in the passage
+    shift: float = 0.0  # added for the passage's language (see search.language_shifts)
 
 
 @dataclass(frozen=True)

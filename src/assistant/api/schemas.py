@@ -57,7 +57,7 @@ class CitationOut(BaseModel):
     matched_terms: list[str] = Field(description="Words of the question found in the passage (keyword evidence).")
     page: int | None = Field(None, description="Page where the passage starts, for paged documents (PDF).")
     section: str | None = Field(
-        None, description="Heading path of the passage (\"3. Boot › 3.2. Systemd\"); null when the document has none."
+        None, description='Heading path of the passage ("3. Boot › 3.2. Systemd"); null when the document has none.'
     )
 
 

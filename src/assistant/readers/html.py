@@ -56,7 +56,7 @@ def _letters(text: str | None) -> int:
 
 
 def _is_navigation(el: lxml.html.HtmlElement, tag: str, depth: int) -> bool:
-    if tag == "nav" or tag in ("header", "footer") and depth <= 3:
+    if tag == "nav" or (tag in ("header", "footer") and depth <= 3):
         return True  # landmarks: <nav>, and <header>/<footer> of the page rather than of an article
     role = (el.get("role") or "").lower()
     if role in _LANDMARK_ROLES:

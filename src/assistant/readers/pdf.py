@@ -19,7 +19,9 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SOFT_HYPHENS = ("\x02", "\xad")
 _LIST_MARK = re.compile(r"^(?:[-–—•▪◦*]|\d{1,3}[.)])\s")
 _CODE = re.compile(r"^[$#>] \S")
-_NUMBERING = re.compile(r"^(?:(?:chapitre|chapter|annexe|appendix|partie|part|section)\s+)?[\dA-Z]{1,3}(?:\.\d+)*\.?\s+", re.I)
+_NUMBERING = re.compile(
+    r"^(?:(?:chapitre|chapter|annexe|appendix|partie|part|section)\s+)?[\dA-Z]{1,3}(?:\.\d+)*\.?\s+", re.I
+)
 _SHORT_LINE = 0.8  # a line this much shorter than the page's full lines ends its paragraph
 
 

@@ -68,7 +68,7 @@ def markdown_blocks(text: str) -> list[Block]:
                 blocks.append(Block("heading", s + heading.start(2), s + heading.end(2), len(heading.group(1))))
             i += 1
             continue
-        if not line.strip() or _RULE.match(line) and not paragraph or _TABLE_RULE.match(line) and "|" in line:
+        if not line.strip() or (_RULE.match(line) and not paragraph) or (_TABLE_RULE.match(line) and "|" in line):
             close()
             i += 1
             continue
