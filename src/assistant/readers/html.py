@@ -155,6 +155,15 @@ class _Walker:
         self.text(el.tail)
 
 
+_MARKUP_IN_TITLE = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
+
+
+def _plain_title(text: str) -> str:
+    """The title's text; markup that a broken page left inside `<title>` (kept as text by HTML5's
+    rules) is not part of it."""
+    return squash(_MARKUP_IN_TITLE.sub(" ", text))
+
+
 def read_html(data: bytes) -> Extracted:
     try:
         data.decode("utf-8")
@@ -162,12 +171,14 @@ def read_html(data: bytes) -> Extracted:
     except UnicodeDecodeError:
         encoding = None  # lxml reads the page's own declaration, else Latin-1
     try:
-        root = lxml.html.document_fromstring(data, parser=lxml.html.HTMLParser(encoding=encoding))
+        # huge_tree: libxml2 otherwise stops at a text node of 10 MB (a page of inline script)
+        parser = lxml.html.HTMLParser(encoding=encoding, huge_tree=True)
+        root = lxml.html.document_fromstring(data, parser=parser)
     except (lxml.etree.ParserError, ValueError):
         return Extracted("")  # nothing to parse: reported as empty
     head = root.find("head")
     title_el = head.find("title") if head is not None else None
-    title = squash(title_el.text_content() or "") if title_el is not None else ""
+    title = _plain_title(title_el.text_content() or "") if title_el is not None else ""
     body = root.find("body")
     if body is None:
         return Extracted("", title or None)
