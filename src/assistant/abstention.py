@@ -51,8 +51,8 @@ class AbstentionModel:
 # Fitted by bench/fit_abstention.py (logistic regressions, C=100), one for a best passage in
 # the question's language and one across languages, where similarities run lower. Each bias
 # is shifted so that confidence 0.5 answers 95% of the answerable calibration questions.
-SAME_LANGUAGE = AbstentionModel(weights=(30.79, 38.39, 5.11, 6.66), bias=-58.91)
-CROSS_LANGUAGE = AbstentionModel(weights=(44.93, 41.84, 1.74, 21.82), bias=-69.07)
+SAME_LANGUAGE = AbstentionModel(weights=(30.71, 38.26, 4.83, 7.43), bias=-58.69)
+CROSS_LANGUAGE = AbstentionModel(weights=(43.21, 35.35, 0.16, 38.01), bias=-62.39)
 
 
 def coverage(lexical: LexicalIndex, row: int, question: str, language: str) -> float:

@@ -120,10 +120,7 @@ def answer_sentence(
                 score -= 1.0  # a fragment answers only when nothing longer is there
             elif sentence.kind == "sentence" and words <= LABEL_WORDS and not _ENDS_SENTENCE.search(body):
                 score -= 0.08  # a caption or a label ("Table 3.1. List of boot loaders") rarely answers
-            if hit.passage.language == language:
-                terms = set(analyse(body, hit.passage.language))
-            else:
-                terms = cognates(body)
+            terms = set(analyse(body, hit.passage.language)) if hit.passage.language == language else cognates(body)
             shared = len(question_terms & terms) + len(
                 names & set(entity_terms(body)) | names & set(fold(body).split())
             )

@@ -1,13 +1,15 @@
 """Boilerplate: blocks that belong to the site or the layout, not to the document.
 
-Two kinds, both recognised by repetition rather than by a list of phrases:
-- across documents: a block whose text (white space, case and digits aside) is found in
+Recognised by repetition rather than by a list of phrases, plus tables of contents:
+- across documents: a block whose text (white space and case aside) is found in
   at least `MIN_DOCUMENTS` documents and `SHARE` of the corpus — navigation bars,
   "Download the ebook / Prev / Next", copyright lines, the "Tip"/"Note" labels of a
   theme. Headings are kept: they give the sections their names;
-- within a paged document (PDF): a block at the top or bottom of a page that repeats at
-  the edge of `MIN_PAGES` or more pages — running headers and footers ("Référence Debian
-  13 / 237"), page numbers, repeated chapter titles.
+- within a paged document (PDF): a block at the top or bottom of a page that repeats
+  (digits aside) at the edge of `MIN_PAGES` or more pages — running headers and footers ("Référence Debian
+  13 / 237"), page numbers, repeated chapter titles;
+- a line of a table of contents, with its dot leaders and page number
+  ("3.2 Systemd init . . . . . . . 82"): the contents point at the text, they are not it.
 
 Boilerplate blocks are simply not covered by passages: the document's text and every
 offset stay exactly as they are. The decision is made over the whole corpus at every
@@ -27,11 +29,17 @@ MIN_DOCUMENTS = 3
 SHARE = 0.2
 MIN_PAGES = 3
 EDGE_BLOCKS = 2  # blocks at the top and at the bottom of a page that may be running headers
-_DIGITS = re.compile(r"\d+")
+_NUMBERS = re.compile(r"\d+|\b[ivxlcdm]{1,7}\b")  # page numbers, arabic or roman ("xiv")
+_LEADERS = re.compile(r"(?:\.\s?){5,}\s*(?:\d+|[ivxlcdm]+)\b")  # "Introduction . . . . . . 12"
 
 
 def _key(text: str) -> str:
-    return _DIGITS.sub("0", " ".join(text.split()).casefold())
+    return " ".join(text.split()).casefold()
+
+
+def _page_key(text: str) -> str:
+    """A running header's text, page numbers aside ("Référence Debian 13 / 237")."""
+    return _NUMBERS.sub("0", _key(text))
 
 
 def find_boilerplate(documents: list[Document]) -> dict[str, frozenset[int]]:
@@ -45,15 +53,16 @@ def find_boilerplate(documents: list[Document]) -> dict[str, frozenset[int]]:
     needed = max(MIN_DOCUMENTS, math.ceil(SHARE * len(documents)))
     for doc in documents:
         for i, (block, key) in enumerate(zip(doc.blocks, keys[doc.id], strict=True)):
-            if block.kind != "heading" and seen_in[key] >= needed:
+            if (block.kind != "heading" and seen_in[key] >= needed) or _LEADERS.search(key):
                 found[doc.id].add(i)
         if len(doc.pages) >= MIN_PAGES:
-            found[doc.id] |= _running_lines(doc, keys[doc.id])
+            found[doc.id] |= _running_lines(doc)
     return {doc_id: frozenset(ids) for doc_id, ids in found.items()}
 
 
-def _running_lines(doc: Document, keys: list[str]) -> set[int]:
-    """Blocks at page edges whose text recurs at the edges of several pages."""
+def _running_lines(doc: Document) -> set[int]:
+    """Blocks at page edges whose text (page numbers aside) recurs at the edges of several pages."""
+    keys = [_page_key(doc.text[b.start : b.end]) for b in doc.blocks]
     by_page: dict[int, list[int]] = defaultdict(list)
     for i, block in enumerate(doc.blocks):
         by_page[doc.page_at(block.start) or 0].append(i)

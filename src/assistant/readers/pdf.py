@@ -16,6 +16,8 @@ import statistics
 from assistant.readers.base import Extracted, TextBuilder, Unreadable, squash
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# PDFium marks a hyphen it found at a line end with U+FFFE (or U+0002): the word continues
+_MARKED_HYPHEN = re.compile(r"[\ufffe\x02](?:\r\n|\r|\n)?")
 _SOFT_HYPHENS = ("\x02", "\xad")
 _LIST_MARK = re.compile(r"^(?:[-–—•▪◦*]|\d{1,3}[.)])\s")
 _CODE = re.compile(r"^[$#>] \S")
@@ -54,7 +56,7 @@ def _join(previous: str, line: str) -> str:
 
 
 def _page_blocks(builder: TextBuilder, text: str, outline: list[tuple[int, str]]) -> None:
-    lines = [line.strip() for line in _LINE_BREAK.split(text)]
+    lines = [line.strip() for line in _LINE_BREAK.split(_MARKED_HYPHEN.sub("", text))]
     lines = [line for line in lines if line]
     if not lines:
         return

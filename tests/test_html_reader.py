@@ -1,0 +1,91 @@
+"""HTML as users have it: omitted end tags, navigation chrome, code, tables, headings as blocks."""
+
+from __future__ import annotations
+
+from assistant.readers import READERS
+from assistant.readers.html import read_html
+
+PAGE = """<!DOCTYPE html>
+<html lang="fr"><head><meta charset="utf-8"><title>Guide réseau</title>
+<link rel=stylesheet href=x.css>
+<body>
+<a class="skip-link" href="#main">Aller au contenu</a>
+<header><div class="logo">ACME Docs</div><nav><a href="/">Accueil</a> <a href="/a">A</a> <a href="/b">B</a></nav></header>
+<div class="navheader"><table><tr><td><a href="p.html">Précédent</a><td>Chapitre 5<td><a href="n.html">Suivant</a></table></div>
+<svg><title>icône</title><path d="M0"/></svg>
+<main id=main>
+<h1>5. Configuration du réseau</h1>
+<p>Le réseau se configure avec <code>ip</code>. Voir <a href="#x">la section 5.2</a>.
+<p>Deuxième paragraphe sans balise de fin
+<h2>5.1. Commandes</h2>
+<ul><li>Première commande : <code>ip addr</code><li>Seconde commande : <code>ip route</code></ul>
+<pre>$ ip addr show
+$ ip route list</pre>
+<table><tr><th>ancienne<th>nouvelle<tr><td>ifconfig<td>ip addr</table>
+<div class="toc"><a href="#a">5.1</a><a href="#b">5.2</a><a href="#c">5.3</a></div>
+</main>
+<footer>© ACME 2024 — <a href="/legal">Mentions</a></footer>
+<script>document.write("tracking")</script>
+"""
+
+
+def _blocks(html: str) -> list[tuple[str, int, str]]:
+    e = read_html(html.encode())
+    return [(b.kind, b.level, e.text[b.start : b.end]) for b in e.blocks]
+
+
+def test_structure_is_read_as_typed_blocks_with_exact_offsets() -> None:
+    e = read_html(PAGE.encode())
+    assert e.title == "Guide réseau"  # the <title> of the head, not the <svg>'s
+    blocks = [(b.kind, b.level, e.text[b.start : b.end]) for b in e.blocks]
+    assert blocks == [
+        ("heading", 1, "5. Configuration du réseau"),
+        ("paragraph", 0, "Le réseau se configure avec ip. Voir la section 5.2."),
+        ("paragraph", 0, "Deuxième paragraphe sans balise de fin"),
+        ("heading", 2, "5.1. Commandes"),
+        ("item", 0, "Première commande : ip addr"),
+        ("item", 0, "Seconde commande : ip route"),
+        ("code", 0, "$ ip addr show\n$ ip route list"),
+        ("row", 0, "ancienne | nouvelle"),
+        ("row", 0, "ifconfig | ip addr"),
+    ]
+
+
+def test_navigation_scripts_and_chrome_are_not_text() -> None:
+    text = read_html(PAGE.encode()).text
+    for chrome in ("Aller au contenu", "ACME Docs", "Accueil", "Précédent", "Suivant", "icône", "Mentions", "tracking"):
+        assert chrome not in text, chrome
+
+
+def test_a_head_never_closed_and_xhtml_pages_are_read() -> None:
+    unclosed = b"<html><head><title>Notes</title><meta name=x content=y><p>Le texte commence ici."
+    e = read_html(unclosed)
+    assert e.title == "Notes" and e.text == "Le texte commence ici."
+    xhtml = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><head>'
+        b"<title>Chapitre 3</title></head><body><h1>Chapitre 3</h1><p>Le syst\xc3\xa8me d\xc3\xa9marre.</p></body></html>"
+    )
+    e = read_html(xhtml)
+    assert e.title == "Chapitre 3" and "Le système démarre." in e.text and e.blocks[0].kind == "heading"
+    assert READERS[".xhtml"] is read_html
+
+
+def test_a_page_of_links_only_keeps_its_prose() -> None:
+    links = "".join(f'<li><a href="ch{i}.html">{i}. Chapitre {i}</a></li>' for i in range(1, 30))
+    page = f"<html><body><h1>Référence</h1><p>Ce livre décrit le système.</p><ul>{links}</ul></body></html>"
+    e = read_html(page.encode())
+    assert "Ce livre décrit le système." in e.text and "Chapitre 7" not in e.text
+    table_of_data = (
+        "<table>"
+        + "".join(
+            f'<tr><td><a href="p{i}">pkg{i}</a></td><td>a long description of package {i}</td></tr>' for i in range(5)
+        )
+        + "</table>"
+    )
+    assert "a long description of package 3" in read_html(f"<body>{table_of_data}</body>".encode()).text
+
+
+def test_layout_tables_are_read_as_paragraphs() -> None:
+    tip = "<table><tr><th>Astuce</th></tr><tr><td><p>Premier conseil.</p><p>Second conseil.</p></td></tr></table>"
+    kinds = [(k, t) for k, _, t in _blocks(f"<body>{tip}</body>")]
+    assert ("paragraph", "Premier conseil.") in kinds and ("paragraph", "Second conseil.") in kinds
