@@ -10,8 +10,10 @@ PAGE = """<!DOCTYPE html>
 <link rel=stylesheet href=x.css>
 <body>
 <a class="skip-link" href="#main">Aller au contenu</a>
-<header><div class="logo">ACME Docs</div><nav><a href="/">Accueil</a> <a href="/a">A</a> <a href="/b">B</a></nav></header>
-<div class="navheader"><table><tr><td><a href="p.html">Précédent</a><td>Chapitre 5<td><a href="n.html">Suivant</a></table></div>
+<header><div class="logo">ACME Docs</div>
+<nav><a href="/">Accueil</a> <a href="/a">A</a> <a href="/b">B</a></nav></header>
+<div class="navheader"><table><tr><td><a href="p.html">Précédent</a><td>Chapitre 5<td>
+<a href="n.html">Suivant</a></table></div>
 <svg><title>icône</title><path d="M0"/></svg>
 <main id=main>
 <h1>5. Configuration du réseau</h1>
@@ -63,7 +65,8 @@ def test_a_head_never_closed_and_xhtml_pages_are_read() -> None:
     assert e.title == "Notes" and e.text == "Le texte commence ici."
     xhtml = (
         b'<?xml version="1.0" encoding="UTF-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><head>'
-        b"<title>Chapitre 3</title></head><body><h1>Chapitre 3</h1><p>Le syst\xc3\xa8me d\xc3\xa9marre.</p></body></html>"
+        b"<title>Chapitre 3</title></head><body><h1>Chapitre 3</h1>"
+        b"<p>Le syst\xc3\xa8me d\xc3\xa9marre.</p></body></html>"
     )
     e = read_html(xhtml)
     assert e.title == "Chapitre 3" and "Le système démarre." in e.text and e.blocks[0].kind == "heading"

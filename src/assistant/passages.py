@@ -134,7 +134,7 @@ def _block_units(text: str, block: Block) -> list[Span]:
     if block.kind == "row":
         return [Span(block.start, block.end, True, "row")]
     if block.kind == "code":
-        units = []
+        units: list[Span] = []
         for m in _LINE.finditer(text, block.start, block.end):
             s, e = _trimmed(text, m.start(), m.end())
             if s < e:

@@ -133,7 +133,7 @@ def _row(q: DevQuestion, body: dict[str, Any], sources: dict[str, Any], chrome: 
         "top5": q.file in files[:5],
         "answer": answer,
         "answer_words": len(answer.split()) if answer else None,
-        "holds": bool(answer) and _holds(answer, q.expected),
+        "holds": answer is not None and _holds(answer, q.expected),
         "abstained": body["abstained"],
         "confidence": body["confidence"],
         "citations": len(citations),
@@ -193,7 +193,8 @@ def format_realdocs(report: dict[str, Any]) -> str:
     lines.append(line("all", s))
     lines += [
         "",
-        f"answers of {SHORT_ANSWER_WORDS} words or fewer: {s['short_answers']} (shortest {s['shortest_answer_words']}); "
+        f"answers of {SHORT_ANSWER_WORDS} words or fewer: {s['short_answers']} "
+        f"(shortest {s['shortest_answer_words']}); "
         f"citations: {s['citations']}, with a section {s['with_section']}, with a page {s['with_page']}, "
         f"starting with text repeated across documents {s['chrome_citations']}",
     ]
