@@ -89,3 +89,50 @@ def test_bundled_documents_give_passages_of_a_few_sentences() -> None:
             assert len(p.sentences) >= 2
             assert 40 <= len(p.text.split()) <= 200
             assert doc.text[p.start : p.end] == p.text
+
+
+def test_passages_stay_within_sections_and_know_their_heading_path() -> None:
+    from assistant.readers.text import markdown_blocks
+
+    text = (
+        "# 3. Boot\n\nThe machine starts in stages. Each stage hands over to the next.\n\n"
+        "## 3.1. Overview\n\n### 3.1.1. Stage 1\n\nThe firmware runs first and finds the boot loader.\n\n"
+        "## 3.2. Systemd\n\nSystemd starts the services. It reads `/etc/systemd/system` units.\n\n"
+        "```\n$ systemctl status\n$ journalctl -b\n```\n"
+    )
+    blocks = markdown_blocks(text)
+    passages = chunk_document("d", text, "en", min_words=1, max_words=200, blocks=blocks)
+    assert [p.section for p in passages] == [
+        "3. Boot",
+        "3. Boot › 3.1. Overview › 3.1.1. Stage 1",  # a heading with nothing under it opens the next section
+        "3. Boot › 3.2. Systemd",
+    ]
+    for p in passages:
+        assert text[p.start : p.end] == p.text
+    assert passages[1].text.startswith("3.1. Overview")
+    last = passages[2]
+    kinds = [(s.kind, text[s.start : s.end]) for s in last.sentences]
+    assert kinds == [
+        ("heading", "3.2. Systemd"),
+        ("sentence", "Systemd starts the services."),
+        ("sentence", "It reads `/etc/systemd/system` units."),
+        ("code", "$ systemctl status"),
+        ("code", "$ journalctl -b"),
+    ]
+
+
+def test_plain_text_without_headings_has_no_section() -> None:
+    passages = chunk_document("d", "One sentence here. Another one there.", "en", min_words=1)
+    assert [p.section for p in passages] == [None]
+
+
+def test_sentences_survive_paths_commands_and_parentheses() -> None:
+    text = (
+        'Edit "/etc/cron.deny" to refuse users (see crontab(5) for details). '
+        "Run apt-get update. then apt-get upgrade to finish. Version 2.100 is current."
+    )
+    assert [text[s.start : s.end] for s in split_sentences(text)] == [
+        'Edit "/etc/cron.deny" to refuse users (see crontab(5) for details).',
+        "Run apt-get update. then apt-get upgrade to finish.",
+        "Version 2.100 is current.",
+    ]

@@ -253,6 +253,11 @@
     score.title = t("scoreTitle");
     head.appendChild(score);
     card.appendChild(head);
+    if (str(citation.section)) {
+      var section = el("div", "citation-section", str(citation.section));
+      setLangAttr(section, citation.language);
+      card.appendChild(section);
+    }
 
     var textNode = el("div", "citation-text");
     setLangAttr(textNode, citation.language);

@@ -1,0 +1,69 @@
+"""`assistant eval --realdocs`: a small generated collection, indexed fresh and asked over HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from assistant.cli import app
+from assistant.config import Settings
+from assistant.realdocs import format_realdocs, run_realdocs
+
+from .conftest import HashEmbedder
+
+NAV = '<div class="navheader"><a href="a.html">Prev</a> <a href="b.html">Next</a> <a href="/">Home</a></div>'
+
+
+def _collection(root: Path) -> Path:
+    corpus = root / "corpus"
+    corpus.mkdir(parents=True)
+    pages = {
+        "en-ssh.html": ("SSH", "6.3. SSH", "The OpenSSH daemon supports SSH protocol 2 only and listens on port 22."),
+        "fr-boot.html": (
+            "Démarrage",
+            "3.1. Amorçage",
+            "Le processus d'amorçage typique est comme une fusée à quatre étages.",
+        ),
+        "en-git.html": ("Git", "10.5. Git", "Run git clone URL to copy a remote repository with its working tree."),
+    }
+    for name, (title, heading, sentence) in pages.items():
+        body = f"{NAV}<h1>{title}</h1><h2>{heading}</h2><p>{sentence} It is documented here in full.</p>"
+        (corpus / name).write_text(f"<html><head><title>{title}</title></head><body>{body}</body></html>", "utf-8")
+    questions = [
+        {
+            "question": "Which SSH protocol does the OpenSSH daemon support?",
+            "language": "en",
+            "file": "en-ssh.html",
+            "answer_contains": ["protocol 2 only"],
+        },
+        {
+            "question": "Run git clone URL to copy a remote repository",
+            "language": "en",
+            "file": "en-git.html",
+            "answer_contains": ["git clone URL"],
+        },
+        {"question": "Quelle est la capitale du Canada ?", "language": "fr", "file": None, "answer_contains": []},
+    ]
+    (root / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in questions) + "\n", "utf-8")
+    return root
+
+
+def test_the_report_counts_what_a_user_sees(tmp_path: Path) -> None:
+    folder = _collection(tmp_path / "dev")
+    report = run_realdocs(Settings(), HashEmbedder(), folder)
+    s = report["summary"]
+    assert report["documents"] == 3 and report["passages"] >= 3 and report["build_s"] >= 0
+    assert s["questions"] == 3 and s["answerable"] == 2 and s["unanswerable"] == 1 and s["located"] == 2
+    git = next(r for r in report["answers"] if r["file"] == "en-git.html")
+    assert git["first"] and git["top5"] and git["direction"] == "en->en"
+    assert s["with_section"] == s["citations"] > 0  # every citation of these pages has a heading path
+    assert s["chrome_citations"] == 0 and all("Prev" not in (r["first_citation"] or "") for r in report["answers"])
+    table = format_realdocs(report)
+    assert "en->en" in table and "fr->none" in table and "built in" in table
+
+
+def test_the_command_explains_a_wrong_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["eval", "--realdocs", str(tmp_path)])
+    assert result.exit_code == 1 and "questions.jsonl" in result.output
