@@ -114,3 +114,22 @@ def test_overlapping_passages_are_cited_once(tmp_path: Path, embedder, model_cac
     for i, (d1, s1, e1) in enumerate(spans):
         for d2, s2, e2 in spans[i + 1 :]:
             assert d1 != d2 or e1 <= s2 or e2 <= s1, "two citations share text"
+
+
+def test_each_language_is_scored_against_its_own_background() -> None:
+    """French passages sit 0.05 higher for a French question only because they are French:
+    the shift brings the English background to the French one, and only there."""
+    from types import SimpleNamespace
+
+    from assistant.search import language_shifts
+    from assistant.types import Passage
+
+    passages = [Passage("d", i, 0, 1, "x", "fr" if i < 20 else "en") for i in range(25)]
+    pool = sorted(
+        [(i, 0.85 - 0.001 * i) for i in range(20)] + [(20 + i, 0.80 - 0.001 * i) for i in range(5)],
+        key=lambda x: -x[1],
+    )
+    store = SimpleNamespace(passages=passages)
+    shifts = language_shifts(store, pool, size=5)  # type: ignore[arg-type]
+    assert shifts["fr"] == 0.0 and abs(shifts["en"] - 0.05) < 1e-6
+    assert language_shifts(store, pool, size=10) == {"fr": 0.0}  # too few English passages: left alone
