@@ -79,9 +79,7 @@ _ASKS_FOR_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
-
-
-_COGNATE = 5
+_COGNATE = 5  # letters of a long word that French and English spellings share
 
 
 def cognates(text: str) -> set[str]:

@@ -94,8 +94,8 @@ def hybrid_search(
         best = best_same if same_language[row] else best_other
         relative = float(lexical[row]) / best if best > 0 else 0.0
         score = fusion.passage * similarity + fusion.sentence * max(sentence, similarity) + fusion.lexical * relative
-        score /= fusion.passage + fusion.sentence
-        score += shifts.get(store.passages[row].language, 0.0)
+        shift = shifts.get(store.passages[row].language, 0.0)
+        score = score / (fusion.passage + fusion.sentence) + shift
         hits.append(
             Hit(
                 store.passages[row],
@@ -105,7 +105,7 @@ def hybrid_search(
                 sentence_similarity=sentence,
                 lexical=relative,
                 terms=store.lexical.shared_terms(row, question, language) if lexical[row] > 0 else (),
-                shift=shifts.get(store.passages[row].language, 0.0),
+                shift=shift,
             )
         )
     hits.sort(key=lambda h: (-h.score, h.row))
