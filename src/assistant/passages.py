@@ -1,9 +1,11 @@
-"""Document text -> sentences -> passages, with exact character offsets.
+"""Document blocks -> sentence units -> passages within sections, with exact character offsets.
 
 Pure functions. Every span keeps `start`/`end` into the document text so that
-`text[start:end]` is exactly the quoted passage or sentence. Passages are built from
-whole sentences (a few, roughly `min_words` to `max_words` words) and prefer to break
-where a paragraph starts, so a heading travels with the paragraph it introduces.
+`text[start:end]` is exactly the quoted passage or sentence. A block becomes sentence
+units (prose is split into sentences; a heading, a table row, a line of code is one unit
+each); passages are built from whole units of one section (a few, roughly `min_words` to
+`max_words` words), prefer to break where a paragraph starts, so a heading travels with
+the paragraph it introduces, and record their heading path.
 """
 
 from __future__ import annotations
@@ -186,9 +188,10 @@ def chunk_document(
     """Passages of whole sentences, about `min_words`..`max_words` words each, within sections.
 
     `blocks` is the document's structure (plain text: its paragraphs); the blocks whose
-    indexes are in `skip` (boilerplate) are left out, and no passage spans one. A passage never crosses a heading: each
-    section (a heading and what follows it up to the next heading) is chunked on its own, and a
-    section that is only a heading opens the next one. Each passage records its heading path.
+    indexes are in `skip` (boilerplate) are left out, and no passage spans one. A passage
+    never crosses a heading: each section (a heading and what follows it up to the next
+    heading) is chunked on its own, and a section that is only a heading opens the next
+    one. Each passage records its heading path.
     A passage never exceeds `max_words` words (a longer sentence is cut at word boundaries).
     When a passage must end, it ends before the last paragraph start that leaves it at least
     `min_words` words. `overlap_sentences` sentences of a passage are repeated at the start of
