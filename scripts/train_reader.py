@@ -1,0 +1,339 @@
+"""Train the answerability reader (`assistant.reader_model`) from ../shared/eval, reproducibly.
+
+    .venv/bin/python scripts/train_reader.py [--eval-dir ../shared/eval] [--out src/assistant/data]
+
+Data: PIAF (French, MIT) and XQuAD en/es/de (CC BY-SA 4.0), split by article: PIAF articles
+whose sha256(title) is even and XQuAD articles at an even position (the same articles in every
+language) are the train articles; nothing of the other articles is read for training.
+
+Pairs per train question: the sentence holding the answer (positive); up to `GOLD_NEGATIVES`
+other sentences of its paragraph and up to `SIBLING_NEGATIVES` sentences of another paragraph
+of the same article (near-topic: same subject, no answer). Sentences are split by the
+product's own splitter. Spanish and German questions are paired with the English paragraph
+(the cross-language case the assistant serves).
+
+Training: the embeddings and the lowest `FROZEN` layers are frozen, so their token states are
+computed once and kept; each epoch runs only the trained layers and the head (binary cross
+entropy, positives weighted `POS_WEIGHT`). On 2 CPU cores this takes about 40 minutes; with a
+CUDA GPU it uses it. Seeded: a rerun on the same machine gives the same weights.
+
+Writes `reader.safetensors` (the trained layers and head, float16) and `reader.json` (its
+sha256, data, split, seed, settings and the figures on the test articles, measured with the
+gold paragraph given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from tokenizers import Tokenizer
+
+from assistant.files import sha256_file
+from assistant.passages import split_sentences
+from assistant.provision import provision_default_model
+from assistant.config import Settings
+from assistant import reader_model
+
+SEED = 13
+GOLD_NEGATIVES = 4
+SIBLING_NEGATIVES = 4
+POS_WEIGHT = 3.0
+EPOCHS = 3
+BATCH = 32
+LEARNING_RATE = 1e-4
+HEAD_LEARNING_RATE = 1e-3
+TEST_QUESTIONS = 300  # per language, for the figures in the record
+
+
+@dataclass(frozen=True)
+class Item:
+    language: str
+    question: str
+    title: str
+    gold: list[str]  # sentences of the gold paragraph
+    positive: int  # index in gold of the sentence holding the answer
+    sibling: list[str]  # sentences of another paragraph of the same article, without the answer
+
+
+def piaf_train(title: str) -> bool:
+    return int(hashlib.sha256(title.encode("utf-8")).hexdigest(), 16) % 2 == 0
+
+
+def _sentences(context: str) -> list[tuple[int, int]]:
+    return [(s.start, s.end) for s in split_sentences(context)]
+
+
+def _item(language: str, question: str, title: str, paragraphs: list[str], p: int, start: int, answer: str,
+          rng: random.Random) -> Item | None:
+    context = paragraphs[p]
+    spans = _sentences(context)
+    end = start + len(answer)
+    holding = [i for i, (a, b) in enumerate(spans) if a <= start and end <= b]
+    if not holding or not answer.strip():
+        return None  # the answer crosses a sentence boundary (or the offset is off)
+    low = answer.strip().lower()
+    gold = [context[a:b] for a, b in spans]
+    others = [p2 for p2 in range(len(paragraphs)) if p2 != p]
+    sibling: list[str] = []
+    if others:
+        text = paragraphs[rng.choice(others)]
+        sibling = [text[a:b] for a, b in _sentences(text) if low not in text[a:b].lower()]
+    return Item(language, question, title, gold, holding[0], sibling)
+
+
+def load_items(eval_dir: Path, train: bool, rng: random.Random) -> list[Item]:
+    """Questions of the train (or test) articles with their candidate sentences."""
+    items: list[Item] = []
+    piaf = json.loads((eval_dir / "piaf-v1.0.json").read_text(encoding="utf-8"))["data"]
+    for article in piaf:
+        if piaf_train(article["title"]) != train:
+            continue
+        paragraphs = [p["context"] for p in article["paragraphs"]]
+        for p, para in enumerate(article["paragraphs"]):
+            for qa in para["qas"]:
+                a = qa["answers"][0]
+                item = _item("fr", qa["question"], article["title"], paragraphs, p, a["answer_start"], a["text"], rng)
+                if item:
+                    items.append(item)
+    xquad = {lang: json.loads((eval_dir / f"xquad.{lang}.json").read_text(encoding="utf-8"))["data"]
+             for lang in ("en", "es", "de")}
+    for position, article in enumerate(xquad["en"]):
+        if (position % 2 == 0) != train:
+            continue
+        paragraphs = [p["context"] for p in article["paragraphs"]]
+        for lang in ("en", "es", "de"):
+            translated = xquad[lang][position]["paragraphs"]
+            for p, para in enumerate(article["paragraphs"]):
+                questions = {qa["id"]: qa["question"] for qa in translated[p]["qas"]}
+                for qa in para["qas"]:
+                    if qa["id"] not in questions:
+                        continue
+                    a = qa["answers"][0]
+                    item = _item(lang, questions[qa["id"]], article["title"], paragraphs, p, a["answer_start"],
+                                 a["text"], rng)
+                    if item:
+                        items.append(item)
+    return items
+
+
+def training_pairs(items: list[Item], rng: random.Random) -> list[tuple[str, str, float]]:
+    pairs = []
+    for it in items:
+        pairs.append((it.question, reader_model.pair(it.question, it.title, it.gold[it.positive])[1], 1.0))
+        negatives = [s for i, s in enumerate(it.gold) if i != it.positive]
+        negatives = rng.sample(negatives, min(GOLD_NEGATIVES, len(negatives)))
+        negatives += rng.sample(it.sibling, min(SIBLING_NEGATIVES, len(it.sibling)))
+        pairs += [(it.question, reader_model.pair(it.question, it.title, s)[1], 0.0) for s in negatives]
+    return pairs
+
+
+class Batches:
+    """Tokenised pairs in length-sorted batches (little padding), in a fixed order."""
+
+    def __init__(self, tokenizer: Tokenizer, pairs: list[tuple[str, str, float]]) -> None:
+        encodings = tokenizer.encode_batch([(reader_model.pair(q, "", "")[0], p) for q, p, _ in pairs])
+        order = sorted(range(len(pairs)), key=lambda i: len(encodings[i].ids))
+        self.batches = []
+        for start in range(0, len(order), BATCH):
+            rows = order[start : start + BATCH]
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = torch.full((len(rows), width), 1, dtype=torch.long)  # 1: the model's padding id
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for r, i in enumerate(rows):
+                n = len(encodings[i].ids)
+                ids[r, :n] = torch.tensor(encodings[i].ids)
+                mask[r, :n] = 1
+            labels = torch.tensor([pairs[i][2] for i in rows], dtype=torch.float32)
+            self.batches.append((ids, mask, labels))
+
+
+def tokenizer_for(model_dir: Path) -> Tokenizer:
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=reader_model.MAX_TOKENS)
+    return tokenizer
+
+
+def train(model_dir: Path, items: list[Item], device: torch.device, rng: random.Random, log) -> torch.nn.Module:
+    torch.manual_seed(SEED)
+    reader = reader_model.build(model_dir, None).to(device)
+    pairs = training_pairs(items, rng)
+    log(f"{len(items)} train questions, {len(pairs)} pairs ({sum(p[2] for p in pairs):.0f} positive)")
+    batches = Batches(tokenizer_for(model_dir), pairs).batches
+    began = time.perf_counter()
+    cached = []
+    with torch.no_grad():
+        for ids, mask, labels in batches:
+            states = reader.lower(ids.to(device), mask.to(device))
+            cached.append((states.to(torch.float16), mask, labels))
+    log(f"frozen layers run once over {sum(b[0].numel() for b in batches)} tokens in {time.perf_counter() - began:.0f} s")
+    names = set(reader.trained_state())
+    trained = [p for n, p in reader.named_parameters() if n in names and not n.startswith("head.")]
+    for p in reader.parameters():
+        p.requires_grad_(False)
+    for p in trained + list(reader.head.parameters()):
+        p.requires_grad_(True)
+    optimiser = torch.optim.AdamW(
+        [{"params": trained, "lr": LEARNING_RATE}, {"params": list(reader.head.parameters()), "lr": HEAD_LEARNING_RATE}],
+        weight_decay=0.01,
+    )
+    steps = EPOCHS * len(cached)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup))
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(POS_WEIGHT, device=device))
+    reader.train()
+    order = list(range(len(cached)))
+    for epoch in range(EPOCHS):
+        rng.shuffle(order)
+        total = 0.0
+        began = time.perf_counter()
+        for b in order:
+            states, mask, labels = cached[b]
+            logits = reader.upper(states.to(device, torch.float32), mask.to(device))
+            loss = loss_fn(logits, labels.to(device))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += float(loss.detach())
+        log(f"epoch {epoch + 1}: loss {total / len(order):.4f} in {time.perf_counter() - began:.0f} s")
+    return reader.eval()
+
+
+def auroc(positive: list[float], negative: list[float]) -> float:
+    scores = np.array(positive + negative)
+    ranks = scores.argsort().argsort() + 1.0
+    n = len(positive)
+    return float((ranks[:n].sum() - n * (n + 1) / 2) / (n * len(negative)))
+
+
+def evaluate(
+    reader: torch.nn.Module, model_dir: Path, items: list[Item], device: torch.device, per_language: int
+) -> dict:
+    """With the gold paragraph given: does the best-scored sentence hold the answer, and does the
+    best sentence of a sibling paragraph score lower than the best of the gold one."""
+    tokenizer = tokenizer_for(model_dir)
+    figures = {}
+    for language in ("fr", "en", "es", "de"):
+        chosen = [it for it in items if it.language == language]
+        chosen = random.Random(SEED).sample(chosen, min(per_language, len(chosen)))
+        texts, owners = [], []
+        for k, it in enumerate(chosen):
+            for j, s in enumerate(it.gold):
+                texts.append(reader_model.pair(it.question, it.title, s))
+                owners.append((k, "gold", j))
+            for s in it.sibling:
+                texts.append(reader_model.pair(it.question, it.title, s))
+                owners.append((k, "sibling", -1))
+        scores = score_pairs(reader, tokenizer, texts, device)
+        best_gold = [(-math.inf, -1)] * len(chosen)
+        best_sibling = [-math.inf] * len(chosen)
+        for (k, kind, j), s in zip(owners, scores, strict=True):
+            if kind == "gold" and s > best_gold[k][0]:
+                best_gold[k] = (s, j)
+            elif kind == "sibling":
+                best_sibling[k] = max(best_sibling[k], s)
+        right = sum(best_gold[k][1] == it.positive for k, it in enumerate(chosen))
+        answerable = [best_gold[k][0] for k in range(len(chosen))]
+        near = [best_sibling[k] for k in range(len(chosen)) if best_sibling[k] > -math.inf]
+        threshold = float(np.quantile(answerable, 0.05))
+        figures[language] = {
+            "questions": len(chosen),
+            "sentence_choice": round(right / len(chosen), 3),
+            "near_topic_auroc": round(auroc(answerable, near), 3),
+            "near_topic_abstained_at_95_answered": round(sum(s < threshold for s in near) / len(near), 3),
+        }
+    return figures
+
+
+def score_pairs(reader: torch.nn.Module, tokenizer: Tokenizer, texts: list[tuple[str, str]],
+                device: torch.device) -> list[float]:
+    encodings = tokenizer.encode_batch(texts)
+    order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+    out = [0.0] * len(texts)
+    with torch.no_grad():
+        for start in range(0, len(order), 64):
+            rows = order[start : start + 64]
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = torch.full((len(rows), width), 1, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for r, i in enumerate(rows):
+                n = len(encodings[i].ids)
+                ids[r, :n] = torch.tensor(encodings[i].ids)
+                mask[r, :n] = 1
+            logits = reader(ids.to(device), mask.to(device)).float().cpu().tolist()
+            for i, v in zip(rows, logits, strict=True):
+                out[i] = v
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--eval-dir", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "eval")
+    parser.add_argument("--out", type=Path, default=reader_model.READER_WEIGHTS.parent)
+    parser.add_argument("--limit", type=int, default=0, help="train on this many questions only (a quick trial)")
+    parser.add_argument("--test-questions", type=int, default=TEST_QUESTIONS, help="per language, for the figures")
+    args = parser.parse_args()
+    if not (args.eval_dir / "piaf-v1.0.json").is_file():
+        print(f"no PIAF/XQuAD data in {args.eval_dir}; pass --eval-dir", file=sys.stderr)
+        return 2
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+    began = time.perf_counter()
+
+    def log(text: str) -> None:
+        print(f"[{time.perf_counter() - began:6.0f} s] {text}", flush=True)
+
+    random.seed(SEED)
+    np.random.seed(SEED)
+    model_dir = provision_default_model(Settings().model_cache)
+    rng = random.Random(SEED)
+    train_items = load_items(args.eval_dir, train=True, rng=rng)
+    if args.limit:
+        train_items = rng.sample(train_items, args.limit)
+    test_items = load_items(args.eval_dir, train=False, rng=random.Random(SEED + 1))
+    reader = train(model_dir, train_items, device, rng, log)
+    log("training done; measuring on the test articles")
+    figures = evaluate(reader, model_dir, test_items, device, args.test_questions)
+    log(json.dumps(figures))
+    args.out.mkdir(parents=True, exist_ok=True)
+    weights = args.out / reader_model.READER_WEIGHTS.name
+    save_file({k: v.detach().to(torch.float16).contiguous().cpu() for k, v in reader.trained_state().items()},
+              str(weights), metadata={"format": "assistant-reader-1"})
+    card = {
+        "format": 1,
+        "sha256": sha256_file(weights),
+        "base_model": model_dir.name,
+        "architecture": {"layers": reader_model.LAYERS, "frozen": reader_model.FROZEN,
+                         "max_tokens": reader_model.MAX_TOKENS, "pooling": "mean", "head": "linear"},
+        "data": {"piaf": "PIAF v1.0, MIT", "xquad": "XQuAD en/es/de, CC BY-SA 4.0",
+                 "train_questions": len(train_items)},
+        "split": "train articles only: PIAF sha256(title) even, XQuAD article position even",
+        "training": {"seed": SEED, "epochs": EPOCHS, "batch": BATCH, "lr": LEARNING_RATE, "head_lr": HEAD_LEARNING_RATE,
+                     "pos_weight": POS_WEIGHT, "gold_negatives": GOLD_NEGATIVES,
+                     "sibling_negatives": SIBLING_NEGATIVES, "device": device.type,
+                     "seconds": round(time.perf_counter() - began)},
+        "figures_test_articles_gold_paragraph": figures,
+        "command": "python scripts/train_reader.py",
+    }
+    (args.out / reader_model.READER_CARD.name).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    log(f"wrote {weights} ({weights.stat().st_size / 1e6:.1f} MB) and its record")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
