@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from assistant.abstention import signals
+from assistant.abstention import CROSS_LANGUAGE, SAME_LANGUAGE, signals
 from assistant.cache import CachedEmbedder
 from assistant.config import Settings
 from assistant.evaluation import (
@@ -31,10 +31,13 @@ from assistant.evaluation import (
     SLICES,
     Benchmark,
     _write_corpus,
+    abstention_corpus,
     abstention_sample,
     draw,
     held_out,
     load_benchmark,
+    near_topic_paragraphs,
+    near_topic_sample,
 )
 from assistant.followup import contextual_query
 from assistant.language import question_language
@@ -49,7 +52,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--questions", type=int, default=2000)
     parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
+    parser.add_argument("--reader", action="store_true", help="fit the combination with the answer reader")
+    parser.add_argument(
+        "--answered", type=float, default=0.96, help="with --reader: share of answerable questions answered"
+    )
     args = parser.parse_args()
+    if args.reader:
+        fit_reader(args.seed, args.questions, args.eval_dir, args.answered)
+        return
 
     settings = Settings()
     loaded = load_benchmark(args.eval_dir)
@@ -100,6 +110,59 @@ def main() -> None:
         weights = ", ".join(f"{w:.2f}" for w in model.coef_[0])
         print(f"{name} ({mask.sum()} questions): weights=({weights}), bias={model.intercept_[0] - cut:.2f}")
         print(f"  at confidence 0.5 it answers 95% of answerable and abstains on {abstains:.3f} of the others")
+
+
+def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float) -> None:
+    settings = Settings()
+    bench = load_benchmark(eval_dir)
+    embedder = CachedEmbedder(
+        Assistant(settings).embedder,
+        settings.model_cache / f"eval-embeddings-{settings.backend}.sqlite",
+        cache_queries=True,
+    )
+    rng = random.Random(seed)
+    slices = ("fr->fr", "en->en", "es->en", "de->en")
+    removed = near_topic_paragraphs(bench, rng, train=True)
+    sample = abstention_sample(bench, rng, questions // 4, slices, train=True, removed=removed)
+    sample += [(q, False) for qs in near_topic_sample(bench, rng, removed, slices).values() for q in qs]
+    assert not any(not q.train for q, _ in sample), "calibration must see train articles only"
+    work = Path(tempfile.mkdtemp())
+    rows: list[tuple[float, float, int, bool, bool]] = []  # retrieval logit, verdict, label, same, near
+    try:
+        _write_corpus(work / "half", abstention_corpus(bench, removed))
+        half = Assistant(settings.model_copy(update={"corpus": work / "half", "index": work / "index"}), embedder)
+        half.build()
+        store = half.store()
+        for q, answerable in sample:
+            found = half.evidence(store, q.text, 10)
+            same = found.hits[0].passage.language == found.language
+            model = SAME_LANGUAGE if same else CROSS_LANGUAGE
+            z = model.logit(signals(found.hits, store.lexical, found.query, found.language))
+            assert found.verdict is not None
+            rows.append((z, found.verdict, int(answerable), same, q.gold in removed))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    data = np.array([[r[0], r[1]] for r in rows])
+    labels = np.array([r[2] for r in rows])
+    same = np.array([r[3] for r in rows])
+    near = np.array([r[4] for r in rows])
+    for group in (True, False):
+        mask = same == group
+        model = LogisticRegression(C=100, max_iter=10_000).fit(data[mask], labels[mask])
+        z = model.decision_function(data[mask])
+        positive = labels[mask] == 1
+        cut = float(np.sort(z[positive])[int((1 - answered) * positive.sum())])
+        negatives = labels[mask] == 0
+        held = negatives & ~near[mask]
+        nt = negatives & near[mask]
+        w = model.coef_[0]
+        name = "READER_SAME_LANGUAGE" if group else "READER_CROSS_LANGUAGE"
+        print(
+            f"{name} = ReaderModel(retrieval={w[0]:.3f}, reader={w[1]:.3f}, bias={model.intercept_[0] - cut:.3f})"
+            f"  # {positive.sum()} answerable, {held.sum()} held-out, {nt.sum()} near-topic: abstains on "
+            f"{(z[held] < cut).mean():.3f} held-out and {(z[nt] < cut).mean():.3f} near-topic"
+        )
+    embedder.close()
 
 
 if __name__ == "__main__":

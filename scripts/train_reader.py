@@ -25,7 +25,6 @@ gold paragraph given).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import random
@@ -39,11 +38,12 @@ import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
+from assistant import reader_model
+from assistant.config import Settings
+from assistant.evaluation import train_article
 from assistant.files import sha256_file
 from assistant.passages import split_sentences
 from assistant.provision import provision_default_model
-from assistant.config import Settings
-from assistant import reader_model
 
 SEED = 13
 GOLD_NEGATIVES = 4
@@ -66,16 +66,13 @@ class Item:
     sibling: list[str]  # sentences of another paragraph of the same article, without the answer
 
 
-def piaf_train(title: str) -> bool:
-    return int(hashlib.sha256(title.encode("utf-8")).hexdigest(), 16) % 2 == 0
-
-
 def _sentences(context: str) -> list[tuple[int, int]]:
     return [(s.start, s.end) for s in split_sentences(context)]
 
 
-def _item(language: str, question: str, title: str, paragraphs: list[str], p: int, start: int, answer: str,
-          rng: random.Random) -> Item | None:
+def _item(
+    language: str, question: str, title: str, paragraphs: list[str], p: int, start: int, answer: str, rng: random.Random
+) -> Item | None:
     context = paragraphs[p]
     spans = _sentences(context)
     end = start + len(answer)
@@ -96,8 +93,8 @@ def load_items(eval_dir: Path, train: bool, rng: random.Random) -> list[Item]:
     """Questions of the train (or test) articles with their candidate sentences."""
     items: list[Item] = []
     piaf = json.loads((eval_dir / "piaf-v1.0.json").read_text(encoding="utf-8"))["data"]
-    for article in piaf:
-        if piaf_train(article["title"]) != train:
+    for position, article in enumerate(piaf):
+        if train_article("piaf", article["title"], position) != train:
             continue
         paragraphs = [p["context"] for p in article["paragraphs"]]
         for p, para in enumerate(article["paragraphs"]):
@@ -106,10 +103,12 @@ def load_items(eval_dir: Path, train: bool, rng: random.Random) -> list[Item]:
                 item = _item("fr", qa["question"], article["title"], paragraphs, p, a["answer_start"], a["text"], rng)
                 if item:
                     items.append(item)
-    xquad = {lang: json.loads((eval_dir / f"xquad.{lang}.json").read_text(encoding="utf-8"))["data"]
-             for lang in ("en", "es", "de")}
+    xquad = {
+        lang: json.loads((eval_dir / f"xquad.{lang}.json").read_text(encoding="utf-8"))["data"]
+        for lang in ("en", "es", "de")
+    }
     for position, article in enumerate(xquad["en"]):
-        if (position % 2 == 0) != train:
+        if train_article("xquad", article["title"], position) != train:
             continue
         paragraphs = [p["context"] for p in article["paragraphs"]]
         for lang in ("en", "es", "de"):
@@ -120,8 +119,9 @@ def load_items(eval_dir: Path, train: bool, rng: random.Random) -> list[Item]:
                     if qa["id"] not in questions:
                         continue
                     a = qa["answers"][0]
-                    item = _item(lang, questions[qa["id"]], article["title"], paragraphs, p, a["answer_start"],
-                                 a["text"], rng)
+                    item = _item(
+                        lang, questions[qa["id"]], article["title"], paragraphs, p, a["answer_start"], a["text"], rng
+                    )
                     if item:
                         items.append(item)
     return items
@@ -177,7 +177,8 @@ def train(model_dir: Path, items: list[Item], device: torch.device, rng: random.
         for ids, mask, labels in batches:
             states = reader.lower(ids.to(device), mask.to(device))
             cached.append((states.to(torch.float16), mask, labels))
-    log(f"frozen layers run once over {sum(b[0].numel() for b in batches)} tokens in {time.perf_counter() - began:.0f} s")
+    tokens = sum(b[0].numel() for b in batches)
+    log(f"frozen layers run once over {tokens} tokens in {time.perf_counter() - began:.0f} s")
     names = set(reader.trained_state())
     trained = [p for n, p in reader.named_parameters() if n in names and not n.startswith("head.")]
     for p in reader.parameters():
@@ -185,7 +186,10 @@ def train(model_dir: Path, items: list[Item], device: torch.device, rng: random.
     for p in trained + list(reader.head.parameters()):
         p.requires_grad_(True)
     optimiser = torch.optim.AdamW(
-        [{"params": trained, "lr": LEARNING_RATE}, {"params": list(reader.head.parameters()), "lr": HEAD_LEARNING_RATE}],
+        [
+            {"params": trained, "lr": LEARNING_RATE},
+            {"params": list(reader.head.parameters()), "lr": HEAD_LEARNING_RATE},
+        ],
         weight_decay=0.01,
     )
     steps = EPOCHS * len(cached)
@@ -259,8 +263,9 @@ def evaluate(
     return figures
 
 
-def score_pairs(reader: torch.nn.Module, tokenizer: Tokenizer, texts: list[tuple[str, str]],
-                device: torch.device) -> list[float]:
+def score_pairs(
+    reader: torch.nn.Module, tokenizer: Tokenizer, texts: list[tuple[str, str]], device: torch.device
+) -> list[float]:
     encodings = tokenizer.encode_batch(texts)
     order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
     out = [0.0] * len(texts)
@@ -312,21 +317,40 @@ def main() -> int:
     log(json.dumps(figures))
     args.out.mkdir(parents=True, exist_ok=True)
     weights = args.out / reader_model.READER_WEIGHTS.name
-    save_file({k: v.detach().to(torch.float16).contiguous().cpu() for k, v in reader.trained_state().items()},
-              str(weights), metadata={"format": "assistant-reader-1"})
+    save_file(
+        {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in reader.trained_state().items()},
+        str(weights),
+        metadata={"format": "assistant-reader-1"},
+    )
     card = {
         "format": 1,
         "sha256": sha256_file(weights),
         "base_model": model_dir.name,
-        "architecture": {"layers": reader_model.LAYERS, "frozen": reader_model.FROZEN,
-                         "max_tokens": reader_model.MAX_TOKENS, "pooling": "mean", "head": "linear"},
-        "data": {"piaf": "PIAF v1.0, MIT", "xquad": "XQuAD en/es/de, CC BY-SA 4.0",
-                 "train_questions": len(train_items)},
+        "architecture": {
+            "layers": reader_model.LAYERS,
+            "frozen": reader_model.FROZEN,
+            "max_tokens": reader_model.MAX_TOKENS,
+            "pooling": "mean",
+            "head": "linear",
+        },
+        "data": {
+            "piaf": "PIAF v1.0, MIT",
+            "xquad": "XQuAD en/es/de, CC BY-SA 4.0",
+            "train_questions": len(train_items),
+        },
         "split": "train articles only: PIAF sha256(title) even, XQuAD article position even",
-        "training": {"seed": SEED, "epochs": EPOCHS, "batch": BATCH, "lr": LEARNING_RATE, "head_lr": HEAD_LEARNING_RATE,
-                     "pos_weight": POS_WEIGHT, "gold_negatives": GOLD_NEGATIVES,
-                     "sibling_negatives": SIBLING_NEGATIVES, "device": device.type,
-                     "seconds": round(time.perf_counter() - began)},
+        "training": {
+            "seed": SEED,
+            "epochs": EPOCHS,
+            "batch": BATCH,
+            "lr": LEARNING_RATE,
+            "head_lr": HEAD_LEARNING_RATE,
+            "pos_weight": POS_WEIGHT,
+            "gold_negatives": GOLD_NEGATIVES,
+            "sibling_negatives": SIBLING_NEGATIVES,
+            "device": device.type,
+            "seconds": round(time.perf_counter() - began),
+        },
         "figures_test_articles_gold_paragraph": figures,
         "command": "python scripts/train_reader.py",
     }

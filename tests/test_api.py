@@ -104,6 +104,7 @@ def test_health(client: TestClient) -> None:
     h = client.get("/api/health").json()
     assert h["status"] == "ok" and h["documents"] == 2 and h["passages"] >= 4
     assert h["model"].startswith("multilingual-e5-small") and h["index_version"]
+    assert h["reader"].startswith("reader@")  # the answer reader, named by its weights' checksum
 
 
 @pytest.mark.parametrize(

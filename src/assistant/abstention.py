@@ -43,9 +43,27 @@ class AbstentionModel:
     weights: tuple[float, float, float, float]
     bias: float
 
+    def logit(self, signals: Signals) -> float:
+        return self.bias + sum(w * x for w, x in zip(self.weights, signals.as_list(), strict=True))
+
     def confidence(self, signals: Signals) -> float:
-        z = self.bias + sum(w * x for w, x in zip(self.weights, signals.as_list(), strict=True))
-        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+        return _sigmoid(self.logit(signals))
+
+
+@dataclass(frozen=True)
+class ReaderModel:
+    """The retrieval model's logit and the reader's logit for its chosen sentence, combined."""
+
+    retrieval: float
+    reader: float
+    bias: float
+
+    def confidence(self, retrieval_logit: float, reader_logit: float) -> float:
+        return _sigmoid(self.bias + self.retrieval * retrieval_logit + self.reader * reader_logit)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
 # Fitted by bench/fit_abstention.py (logistic regressions, C=100), one for a best passage in
@@ -53,6 +71,9 @@ class AbstentionModel:
 # is shifted so that confidence 0.5 answers 95% of the answerable calibration questions.
 SAME_LANGUAGE = AbstentionModel(weights=(30.71, 38.26, 4.83, 7.43), bias=-58.69)
 CROSS_LANGUAGE = AbstentionModel(weights=(43.21, 35.35, 0.16, 38.01), bias=-62.39)
+# Fitted by bench/fit_abstention.py --reader on train articles only (see that script).
+READER_SAME_LANGUAGE = ReaderModel(retrieval=0.5, reader=1.0, bias=0.0)
+READER_CROSS_LANGUAGE = ReaderModel(retrieval=0.5, reader=1.0, bias=0.0)
 
 
 def coverage(lexical: LexicalIndex, row: int, question: str, language: str) -> float:
@@ -75,10 +96,18 @@ def coverage(lexical: LexicalIndex, row: int, question: str, language: str) -> f
     return found / total if total else NEUTRAL_COVERAGE
 
 
-def confidence(hits: list[Hit], lexical: LexicalIndex, question: str, language: str) -> float:
-    """Probability-like confidence (0..1) that the best passage answers the question."""
-    model = SAME_LANGUAGE if hits[0].passage.language == language else CROSS_LANGUAGE
-    return model.confidence(signals(hits, lexical, question, language))
+def confidence(
+    hits: list[Hit], lexical: LexicalIndex, question: str, language: str, reader_logit: float | None = None
+) -> float:
+    """Probability-like confidence (0..1) that the documents answer the question: from the
+    retrieval signals, and with `reader_logit` (the reader's verdict on the answer sentence)
+    from both."""
+    same = hits[0].passage.language == language
+    model = SAME_LANGUAGE if same else CROSS_LANGUAGE
+    z = model.logit(signals(hits, lexical, question, language))
+    if reader_logit is None:
+        return _sigmoid(z)
+    return (READER_SAME_LANGUAGE if same else READER_CROSS_LANGUAGE).confidence(z, reader_logit)
 
 
 def signals(hits: list[Hit], lexical: LexicalIndex, question: str, language: str) -> Signals:

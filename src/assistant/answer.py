@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
 from assistant.lexical import analyse, entity_terms, fold
+from assistant.reader import Reader
 from assistant.store import StoredIndex
 from assistant.types import AnswerSpan, Citation, Hit
 
 SENTENCE_CANDIDATES = 3  # the answer sentence is chosen within this many best passages
+READER_CANDIDATES = 4  # the reader reads this many of their best sentences
 FRAGMENT_WORDS = 6  # a unit of this many words or fewer is a fragment (a label, a bare command)
 LABEL_WORDS = 15
 KEYWORD_WEIGHT = 0.2  # measured on the real-documents dev set (0.1: 8/20 answers hold; 0.2-0.45: 10/20)
@@ -20,14 +23,20 @@ MESSAGES = {
     "abstain": {
         "fr": "Les documents ne permettent pas de répondre à cette question. Voici les passages les plus proches.",
         "en": "The documents do not answer this question. Here are the closest passages.",
+        "es": "Los documentos no responden a esta pregunta. Estos son los pasajes más cercanos.",
+        "de": "Die Dokumente beantworten diese Frage nicht. Hier sind die nächstliegenden Passagen.",
     },
     "answer": {
         "fr": "Réponse trouvée dans « {title} » ; {n} passage(s) cité(s).",
         "en": "Answer found in “{title}”; {n} passage(s) cited.",
+        "es": "Respuesta encontrada en «{title}»; {n} pasaje(s) citado(s).",
+        "de": "Antwort gefunden in „{title}“; {n} Passage(n) zitiert.",
     },
     "empty": {
         "fr": "L'index ne contient aucun document.",
         "en": "The index holds no documents.",
+        "es": "El índice no contiene ningún documento.",
+        "de": "Der Index enthält keine Dokumente.",
     },
 }
 
@@ -88,10 +97,22 @@ def cognates(text: str) -> set[str]:
     return {"\x02" + w[:_COGNATE] for w in fold(text).split() if len(w) > _COGNATE and w.isalpha()}
 
 
-def answer_sentence(
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage that may answer the question."""
+
+    score: float  # the retrieval-side score of `candidates`
+    citation: int  # index of its hit
+    start: int
+    end: int
+    text: str
+    title: str
+
+
+def candidates(
     store: StoredIndex, hits: list[Hit], query_vector: np.ndarray, question: str, language: str
-) -> AnswerSpan | None:
-    """The sentence of the best passages that best answers the question.
+) -> list[Candidate]:
+    """The sentences of the best passages, best first, by how well they seem to answer.
 
     A sentence scores its similarity to the question (with its language's shift, see
     `search.language_shifts`), plus half its passage's score (a good sentence in a good
@@ -104,12 +125,12 @@ def answer_sentence(
     names = set(entity_terms(question))
     wants_number = bool(_ASKS_FOR_NUMBER.search(question))
     denominator = max(1, len(question_terms) + len(names))
-    best: tuple[float, int, int, int] | None = None
+    found: list[Candidate] = []
     for index, hit in enumerate(hits[:SENTENCE_CANDIDATES]):
         sims = store.sentence_vectors_of(hit.row) @ query_vector
-        text = store.documents[hit.passage.doc_id].text
+        document = store.documents[hit.passage.doc_id]
         for sentence, sim in zip(hit.passage.sentences, sims, strict=True):
-            body = text[sentence.start : sentence.end]
+            body = document.text[sentence.start : sentence.end]
             if sentence.kind == "heading":
                 continue  # a heading names a subject; it never answers
             score = float(sim) + hit.shift + 0.5 * hit.score
@@ -125,10 +146,19 @@ def answer_sentence(
             score += KEYWORD_WEIGHT * shared / denominator
             if wants_number and _DIGIT.search(body):
                 score += 0.03
-            if best is None or score > best[0]:
-                best = (score, index, sentence.start, sentence.end)
-    if best is None:
-        return None
-    _, index, start, end = best
-    text = store.documents[hits[index].passage.doc_id].text
-    return AnswerSpan(text=text[start:end], citation=index, start=start, end=end)
+            found.append(Candidate(score, index, sentence.start, sentence.end, body, document.title))
+    found.sort(key=lambda c: -c.score)
+    return found
+
+
+def read(reader: Reader, question: str, ranked: list[Candidate]) -> tuple[Candidate, float]:
+    """The candidate the reader finds answers best among the first `READER_CANDIDATES`, and
+    the reader's logit for it (what the abstention decision weighs)."""
+    top = ranked[:READER_CANDIDATES]
+    logits = reader.score(question, [(c.title, c.text) for c in top])
+    best = int(np.argmax(logits))
+    return top[best], float(logits[best])
+
+
+def span_of(candidate: Candidate) -> AnswerSpan:
+    return AnswerSpan(text=candidate.text, citation=candidate.citation, start=candidate.start, end=candidate.end)

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construction: int = Field(64, ge=8, le=1024)
     hnsw_ef_search: int = Field(256, ge=8, le=4096)
+    reader: bool = Field(
+        True,
+        description="Read the best candidate sentences with the trained answer reader (choice of the answer "
+        "sentence and abstention); off, both come from retrieval signals alone.",
+    )
     max_question_chars: int = Field(2000, ge=10)
     abstain_below: float = Field(
         0.5, ge=0.0, le=1.0, description="Abstain when the confidence that the documents answer is below this."

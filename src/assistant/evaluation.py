@@ -7,9 +7,14 @@ the English paragraph). Metrics: R@1, R@5, MRR@10 of the gold paragraph, answer-
 accuracy (the returned sentence contains the gold answer text, the English one for the
 cross-lingual slices), share answered (not abstained), latency.
 
-Abstention: a second index without half of the articles (split by a hash of the title);
-questions about indexed and held-out articles; AUROC of the answer confidence and the
-rates at the shipped threshold.
+Every question asked is from a *test article* (`train_article` is false): the answer reader
+is trained on the other articles only, and its figures are reported where it never looked.
+
+Abstention: a second index without half of the articles (split by a hash of the title) and
+without some paragraphs of the kept test articles; questions about indexed articles, about
+held-out articles, and about the removed paragraphs (near-topic: their article's other
+paragraphs, on the same subject, are still there but do not answer); AUROC of the answer
+confidence and the rates at the shipped threshold.
 """
 
 from __future__ import annotations
@@ -45,6 +50,15 @@ class Question:
     gold: str  # document id of the gold paragraph
     answers: tuple[str, ...]
     article: str
+    train: bool  # from a train article of the answer reader (never asked by the benchmark)
+
+
+def train_article(dataset: str, title: str, position: int) -> bool:
+    """The answer reader's split, by article: PIAF articles whose sha256(title) is even, XQuAD
+    articles at an even position (the same articles in every language)."""
+    if dataset == "piaf":
+        return int(hashlib.sha256(title.encode("utf-8")).hexdigest(), 16) % 2 == 0
+    return position % 2 == 0
 
 
 @dataclass
@@ -63,12 +77,13 @@ def load_benchmark(eval_dir: Path) -> Benchmark:
     bench = Benchmark(documents={})
     fr: list[Question] = []
     for a, article in enumerate(piaf):
+        train = train_article("piaf", article["title"], a)
         for p, para in enumerate(article["paragraphs"]):
             doc = f"piaf-{a:03d}-{p:02d}"
             bench.documents[doc] = (article["title"], "fr", para["context"])
             for qa in para["qas"]:
                 answers = tuple(x["text"] for x in qa["answers"])
-                fr.append(Question("fr->fr", qa["question"], doc, answers, article["title"]))
+                fr.append(Question("fr->fr", qa["question"], doc, answers, article["title"], train))
     bench.questions["fr->fr"] = fr
     english_answers: dict[str, tuple[str, ...]] = {}
     for a, article in enumerate(xquad["en"]):
@@ -83,7 +98,9 @@ def load_benchmark(eval_dir: Path) -> Benchmark:
             for p, para in enumerate(article["paragraphs"]):
                 for qa in para["qas"]:
                     answers = english_answers.get(qa["id"], tuple(x["text"] for x in qa["answers"]))
-                    items.append(Question(f"{lang}->en", qa["question"], f"xquad-{a:02d}-{p:02d}", answers, title))
+                    doc = f"xquad-{a:02d}-{p:02d}"
+                    train = train_article("xquad", title, a)
+                    items.append(Question(f"{lang}->en", qa["question"], doc, answers, title, train))
         bench.questions[f"{lang}->en"] = items
     return bench
 
@@ -158,11 +175,13 @@ def run_eval(
         "slices": {},
         "model": embedder.identity,
         "backend": settings.backend,
+        "reader": None,
     }
     try:
         _write_corpus(work / "corpus", bench.documents)
         full = settings.model_copy(update={"corpus": work / "corpus", "index": work / "index"})
         assistant = Assistant(full, cached)
+        report["reader"] = assistant.reader.identity if assistant.reader is not None else None
         began = time.perf_counter()
         assistant.build(progress=progress)
         report["build_s"] = round(time.perf_counter() - began, 1)
@@ -194,20 +213,51 @@ def run_eval(
 
 
 PRIMARY_ABSTENTION_SLICES = ("fr->fr", "en->en")
+NEAR_TOPIC_PARAGRAPHS = {"piaf": 60, "xquad": 25}  # removed from the abstention index
+NEAR_TOPIC_QUESTIONS = 200  # at most, per slice
 
 
 def abstention_sample(
-    bench: Benchmark, rng: random.Random, per_slice: int, slices: tuple[str, ...]
+    bench: Benchmark,
+    rng: random.Random,
+    per_slice: int,
+    slices: tuple[str, ...],
+    train: bool = False,
+    removed: frozenset[str] = frozenset(),
 ) -> list[tuple[Question, bool]]:
-    """`per_slice` questions of each slice, half about indexed articles, half about held-out ones."""
+    """`per_slice` questions of each slice (of test articles, or of train articles with
+    `train`), half about indexed articles, half about held-out ones; none about a `removed`
+    paragraph."""
     sample: list[tuple[Question, bool]] = []
     for name in slices:
-        pool = bench.questions[name]
-        inside = [q for q in pool if not held_out(q.article)]
+        pool = [q for q in bench.questions[name] if q.train == train]
+        inside = [q for q in pool if not held_out(q.article) and q.gold not in removed]
         outside = [q for q in pool if held_out(q.article)]
-        sample += [(q, True) for q in rng.sample(inside, per_slice // 2)]
-        sample += [(q, False) for q in rng.sample(outside, per_slice // 2)]
+        sample += [(q, True) for q in rng.sample(inside, min(len(inside), per_slice // 2))]
+        sample += [(q, False) for q in rng.sample(outside, min(len(outside), per_slice // 2))]
     return sample
+
+
+def near_topic_paragraphs(bench: Benchmark, rng: random.Random, train: bool = False) -> frozenset[str]:
+    """Paragraphs of indexed (not held-out) articles to leave out of the abstention index: their
+    questions are near-topic (the article's other paragraphs stay)."""
+    chosen: set[str] = set()
+    for dataset, count in NEAR_TOPIC_PARAGRAPHS.items():
+        name = "fr->fr" if dataset == "piaf" else "en->en"
+        golds = sorted({q.gold for q in bench.questions[name] if q.train == train and not held_out(q.article)})
+        chosen |= set(rng.sample(golds, min(count, len(golds))))
+    return frozenset(chosen)
+
+
+def near_topic_sample(
+    bench: Benchmark, rng: random.Random, removed: frozenset[str], slices: tuple[str, ...]
+) -> dict[str, list[Question]]:
+    """Per slice, questions whose paragraph is `removed` (their own article is indexed)."""
+    out = {}
+    for name in slices:
+        pool = [q for q in bench.questions[name] if q.gold in removed]
+        out[name] = rng.sample(pool, min(NEAR_TOPIC_QUESTIONS, len(pool)))
+    return out
 
 
 Outcome = tuple[Question, Answer, bool, float]  # question, answer, answerable, dense top-1 score
@@ -233,20 +283,33 @@ class Draw:
     slices: dict[str, list[Question]]
     abstention: list[tuple[Question, bool]]  # French and English, the headline
     abstention_cross: dict[str, list[tuple[Question, bool]]]  # es->en and de->en, beside it
+    removed: frozenset[str] = frozenset()  # paragraphs left out of the abstention index
+    near_topic: dict[str, list[Question]] = field(default_factory=dict)  # their questions, per slice
 
     def texts(self) -> set[str]:
         asked = [q for qs in self.slices.values() for q in qs] + [q for q, _ in self.abstention]
-        return {q.text for q in asked} | {q.text for sample in self.abstention_cross.values() for q, _ in sample}
+        near = {q.text for qs in self.near_topic.values() for q in qs}
+        return {q.text for q in asked} | {q.text for sample in self.abstention_cross.values() for q, _ in sample} | near
 
 
 def draw(bench: Benchmark, seed: int, sizes: dict[str, int], abstention_questions: int) -> Draw:
-    """The questions of a run with `seed`: the same seed always draws the same ones."""
+    """The questions of a run with `seed` (test articles only): the same seed always draws the same ones."""
     rng = random.Random(seed)
-    slices = {name: rng.sample(bench.questions[name], min(n, len(bench.questions[name]))) for name, n in sizes.items()}
+    slices = {}
+    for name, n in sizes.items():
+        pool = [q for q in bench.questions[name] if not q.train]
+        slices[name] = rng.sample(pool, min(n, len(pool)))
     per_slice = abstention_questions // len(PRIMARY_ABSTENTION_SLICES)
-    primary = abstention_sample(bench, rng, per_slice, PRIMARY_ABSTENTION_SLICES)
-    cross = {name: abstention_sample(bench, rng, per_slice, (name,)) for name in ("es->en", "de->en")}
-    return Draw(slices, primary, cross)
+    removed = near_topic_paragraphs(bench, rng)
+    primary = abstention_sample(bench, rng, per_slice, PRIMARY_ABSTENTION_SLICES, removed=removed)
+    cross = {name: abstention_sample(bench, rng, per_slice, (name,), removed=removed) for name in ("es->en", "de->en")}
+    near = near_topic_sample(bench, rng, removed, tuple(SLICES))
+    return Draw(slices, primary, cross, removed, near)
+
+
+def abstention_corpus(bench: Benchmark, removed: frozenset[str]) -> dict[str, tuple[str, str, str]]:
+    """The abstention index's documents: held-out articles and `removed` paragraphs left out."""
+    return {d: v for d, v in bench.documents.items() if not held_out(v[0]) and d not in removed}
 
 
 def _abstention(
@@ -254,8 +317,8 @@ def _abstention(
 ) -> dict[str, Any]:
     """The held-out-articles benchmark. The headline uses French and English questions in equal
     shares (the setup whose dense top-1 baseline the issue quotes); the cross-language slices are
-    reported beside it."""
-    kept = {d: v for d, v in bench.documents.items() if not held_out(v[0])}
+    reported beside it. Near-topic questions are asked on the same index, per slice."""
+    kept = abstention_corpus(bench, drawn.removed)
     _write_corpus(work / "half", kept)
     half = settings.model_copy(update={"corpus": work / "half", "index": work / "half-index"})
     assistant = Assistant(half, embedder)
@@ -271,17 +334,24 @@ def _abstention(
         return out
 
     primary = run(drawn.abstention)
-    result: dict[str, Any] = {"indexed_passages": len(kept), **_rates(primary), "by_slice": {}}
+    result: dict[str, Any] = {"indexed_passages": len(kept), **_rates(primary), "by_slice": {}, "near_topic": {}}
     for name in PRIMARY_ABSTENTION_SLICES:
         result["by_slice"][name] = _rates([x for x in primary if x[0].slice == name])
     for name, sample in drawn.abstention_cross.items():
         result["by_slice"][name] = _rates(run(sample))
+    for name, questions in drawn.near_topic.items():
+        answers = [assistant.answer(q.text, top_k=10) for q in questions]
+        result["near_topic"][name] = {
+            "questions": len(answers),
+            "abstained": round(sum(a.abstained for a in answers) / max(1, len(answers)), 3),
+        }
     return result
 
 
 def format_report(report: dict[str, Any]) -> str:
     lines = [
-        f"model {report['model']} on {report.get('backend', 'torch')}, {report['passages']} passages, "
+        f"model {report['model']} on {report.get('backend', 'torch')}, reader {report.get('reader')}, "
+        f"{report['passages']} passages, "
         f"seed {report['seed']}, build {report.get('build_s')} s",
         "",
         f"{'slice':<8} {'n':>4} {'R@1':>6} {'R@5':>6} {'MRR@10':>7} {'sentence':>9} {'answered':>9} "
@@ -308,4 +378,8 @@ def format_report(report: dict[str, Any]) -> str:
                 f"(dense {s['dense_top1_AUROC']:.3f}), "
                 f"answered {s['answered_when_answerable']:.3f}, abstained {s['abstained_when_not']:.3f}"
             )
+        if a.get("near_topic"):
+            lines.append("near-topic (the question's paragraph left out, its article indexed): abstained")
+            for name, s in a["near_topic"].items():
+                lines.append(f"  {name:<8} {s['questions']:>4} questions: abstained {s['abstained']:.3f}")
     return "\n".join(lines)

@@ -94,8 +94,32 @@ def read_layout(model_dir: Path) -> ModelLayout:
     )
 
 
-def _export_onnx(transformer_dir: Path, target: Path) -> None:
-    """Trace the encoder to ONNX: inputs input_ids and attention_mask, output the token states."""
+def export_onnx(module: Any, target: Path, output: str) -> None:
+    """Trace a torch module of (input_ids, attention_mask) to ONNX, batch and token axes dynamic."""
+    import torch
+
+    example = torch.ones(2, 16, dtype=torch.long)
+    axes = {0: "batch", 1: "tokens"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (example, example),
+            str(target),
+            input_names=["input_ids", "attention_mask"],
+            output_names=[output],
+            dynamic_axes={
+                "input_ids": axes,
+                "attention_mask": axes,
+                output: {0: "batch"} if output == "logits" else axes,
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def _export_encoder(transformer_dir: Path, target: Path) -> None:
+    """The encoder as ONNX: inputs input_ids and attention_mask, output the token states."""
     import torch
     from transformers import AutoModel
 
@@ -112,20 +136,7 @@ def _export_onnx(transformer_dir: Path, target: Path) -> None:
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    example = torch.ones(2, 16, dtype=torch.long)
-    axes = {0: "batch", 1: "tokens"}
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            TokenStates(),
-            (example, example),
-            str(target),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["token_states"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_states": axes},
-            opset_version=17,
-            dynamo=False,
-        )
+    export_onnx(TokenStates(), target, "token_states")
 
 
 def _convert(runtime: str, onnx_path: Path) -> Path:
@@ -177,16 +188,24 @@ def _is_complete(target: Path) -> bool:
 
 def prepare_runtime(layout: ModelLayout, identity: str, runtime: str, cache_dir: Path) -> Path:
     """The runtime's model file for this model, exported and converted once, verified afterwards."""
+    return prepare_export(
+        identity, runtime, cache_dir, lambda onnx: _export_encoder(layout.transformer_dir, onnx), "embedding model"
+    )
+
+
+def prepare_export(identity: str, runtime: str, cache_dir: Path, export: Callable[[Path], None], what: str) -> Path:
+    """The runtime's file for a model that `export` writes as ONNX: exported and converted once
+    (in a staging directory moved into place in one rename), verified by checksum afterwards."""
     if runtime not in RUNTIMES:
         raise ModelError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     target = export_dir(cache_dir, identity, runtime)
     if _is_complete(target):
         return target / _main_file(runtime)
-    log.info("preparing the %s runtime of the embedding model (once, about 20 s)", runtime)
+    log.info("preparing the %s runtime of the %s (once, about 20 s)", runtime, what)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
-        _export_onnx(layout.transformer_dir, staging / ONNX_FILE)
+        export(staging / ONNX_FILE)
         _convert(runtime, staging / ONNX_FILE)
         checksums = {
             "identity": identity,
@@ -205,14 +224,14 @@ def prepare_runtime(layout: ModelLayout, identity: str, runtime: str, cache_dir:
     except ModelError:
         raise
     except Exception as exc:
-        raise ModelError(f"cannot prepare the {runtime} runtime of the model: {exc}") from exc
+        raise ModelError(f"cannot prepare the {runtime} runtime of the {what}: {exc}") from exc
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target / _main_file(runtime)
 
 
-def _session(runtime: str, path: Path, threads: int | None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+def session(runtime: str, path: Path, threads: int | None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A function from (input_ids, attention_mask) to token states, for the chosen runtime."""
     if runtime == "openvino":
         import openvino as ov
@@ -308,7 +327,7 @@ class RuntimeEmbedder:
         layout = read_layout(model_dir)
         path = prepare_runtime(layout, identity, runtime, cache_dir)
         try:
-            self._run = _session(runtime, path, threads)
+            self._run = session(runtime, path, threads)
             self._tokenizer = Tokenizer.from_file(str(layout.tokenizer_file))
         except Exception as exc:
             raise ModelError(f"cannot load the {runtime} runtime of the model from {path}: {exc}") from exc

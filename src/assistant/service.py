@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -10,26 +11,39 @@ import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 
 from assistant.abstention import confidence as answer_confidence
-from assistant.answer import answer_sentence, citations_for, distinct, message
+from assistant.answer import Candidate, candidates, citations_for, distinct, message, read, span_of
 from assistant.config import Settings
 from assistant.embedding import Embedder, load_embedder
 from assistant.errors import BadQuestion, IndexMismatch, IndexMissing
 from assistant.followup import contextual_query
 from assistant.indexer import BuildReport, Plan, build_index, plan_build
 from assistant.language import question_language
+from assistant.reader import Reader
 from assistant.search import hybrid_search
 from assistant.store import StoredIndex, current_version, load_version
-from assistant.types import Answer, Document
+from assistant.types import Answer, Document, Hit
 
 log = logging.getLogger(__name__)
 
 FOLLOW_UP_TURNS = 2  # previous questions that give context to a follow-up
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What an answer is decided on."""
+
+    query: str  # the question as searched (with the conversation, for a follow-up)
+    language: str
+    hits: list[Hit]
+    chosen: Candidate | None  # the answer sentence, if the passages have one
+    verdict: float | None  # the reader's logit for it; None without the reader
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,7 @@ class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
+        self._reader: Reader | None = None
         self._store: StoredIndex | None = None
         self._refused: str | None = None  # a version that failed to load; the loaded one keeps serving
         self._model_lock = threading.Lock()
@@ -81,6 +96,17 @@ class Assistant:
                 if self._embedder is None:
                     self._embedder = load_embedder(self.settings)
         return self._embedder
+
+    @property
+    def reader(self) -> Reader | None:
+        """The answer reader (None when `settings.reader` is off), loaded on first use."""
+        if not self.settings.reader:
+            return None
+        if self._reader is None:
+            with self._model_lock:
+                if self._reader is None:
+                    self._reader = load_reader(self.settings)
+        return self._reader
 
     def build(
         self, progress: bool = False, full: bool = False, on_phase: Callable[[str], None] | None = None
@@ -127,14 +153,9 @@ class Assistant:
                     self._store = store
         return store
 
-    def answer(self, question: str, top_k: int | None = None, history: list[Turn] | None = None) -> Answer:
-        """Cited passages for `question`, the sentence that answers it, or an abstention."""
-        began = time.perf_counter()
-        question = clean_question(question, self.settings.max_question_chars)
-        k = top_k if top_k is not None else self.settings.top_k
-        if not 1 <= k <= 20:
-            raise BadQuestion("top_k must be between 1 and 20")
-        store = self.store()
+    def evidence(self, store: StoredIndex, question: str, k: int, history: list[Turn] | None = None) -> Evidence:
+        """What an answer is decided on: the passages found, the candidate sentence chosen and the
+        reader's verdict on it (`question` already cleaned)."""
         previous = [text for t in (history or [])[-FOLLOW_UP_TURNS:] for text in (t.question, t.answer or "")]
         # Without a conversation the question is encoded as it stands: the model runs (it
         # releases the GIL) while this thread detects the language.
@@ -151,6 +172,23 @@ class Assistant:
         own_vector = vectors.mean(axis=0)
         own_vector /= float(np.linalg.norm(own_vector)) or 1.0
         hits = distinct(hybrid_search(store, query, language, vector, 2 * k))[:k]
+        ranked = candidates(store, hits, own_vector, question, language) if hits else []
+        chosen, verdict = ranked[0] if ranked else None, None
+        reader = self.reader
+        if reader is not None and ranked:
+            chosen, verdict = read(reader, question, ranked)
+        return Evidence(query, language, hits, chosen, verdict)
+
+    def answer(self, question: str, top_k: int | None = None, history: list[Turn] | None = None) -> Answer:
+        """Cited passages for `question`, the sentence that answers it, or an abstention."""
+        began = time.perf_counter()
+        question = clean_question(question, self.settings.max_question_chars)
+        k = top_k if top_k is not None else self.settings.top_k
+        if not 1 <= k <= 20:
+            raise BadQuestion("top_k must be between 1 and 20")
+        store = self.store()
+        found = self.evidence(store, question, k, history)
+        language, hits, chosen = found.language, found.hits, found.chosen
         if not hits:
             return Answer(
                 question,
@@ -161,10 +199,14 @@ class Assistant:
                 index_version=store.version,
                 took_ms=_ms(began),
             )
-        citations = citations_for(store, hits)
-        confidence = answer_confidence(hits, store.lexical, query, language)
+        confidence = answer_confidence(hits, store.lexical, found.query, language, found.verdict)
         abstained = confidence < self.settings.abstain_below
-        span = None if abstained else answer_sentence(store, hits, own_vector, question, language)
+        if chosen is not None and not abstained and chosen.citation:
+            # the passage that holds the answer sentence is cited first
+            hits = [hits[chosen.citation], *hits[: chosen.citation], *hits[chosen.citation + 1 :]]
+            chosen = dataclasses.replace(chosen, citation=0)
+        citations = citations_for(store, hits)
+        span = None if abstained or chosen is None else span_of(chosen)
         if abstained:
             text = message("abstain", language)
         else:
@@ -193,6 +235,19 @@ class Assistant:
         store = self.store()
         doc = store.documents.get(document_id)
         return None if doc is None else (doc, store.passage_counts[doc.id])
+
+
+def load_reader(settings: Settings) -> Reader:
+    """The answer reader over the provisioned embedding model, on the embedder's runtime; one
+    per process and configuration (it is stateless and serialises its own calls)."""
+    return _reader(settings.backend, settings.model_cache, settings.threads)
+
+
+@functools.lru_cache(maxsize=4)
+def _reader(backend: str, cache: Path, threads: int | None) -> Reader:
+    from assistant.provision import provision_default_model
+
+    return Reader(provision_default_model(cache), backend, cache, threads)
 
 
 def _ms(began: float) -> float:

@@ -72,13 +72,15 @@ def document(document_id: str, assistant: AssistantDep) -> DocumentOut:
 def health(assistant: AssistantDep) -> Health:
     """Whether the service can answer, and from which index."""
     model = assistant.embedder.identity
+    reader = assistant.reader.identity if assistant.reader is not None else None
     try:
         store = assistant.store()
     except AssistantError:
-        return Health(status="no_index", model=model, index_version=None, documents=0, passages=0)
+        return Health(status="no_index", model=model, reader=reader, index_version=None, documents=0, passages=0)
     return Health(
         status="ok",
         model=model,
+        reader=reader,
         index_version=store.version,
         documents=len(store.documents),
         passages=len(store.passages),

@@ -95,6 +95,7 @@ class DocumentOut(BaseModel):
 class Health(BaseModel):
     status: str = Field(description="'ok', or 'no_index' when the index must be built.")
     model: str
+    reader: str | None = Field(description="The answer reader's identity (its weights' checksum); null when off.")
     index_version: str | None
     documents: int
     passages: int

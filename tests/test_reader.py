@@ -1,0 +1,96 @@
+"""The answer reader: shipped weights checked, the runtimes agree, and it decides what a user sees."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import reader_model
+from assistant.config import Settings
+from assistant.embedding import Embedder
+from assistant.errors import ModelError
+from assistant.files import sha256_file
+from assistant.provision import provision_default_model
+from assistant.reader import Reader
+from assistant.service import Assistant, load_reader
+
+
+@pytest.fixture(scope="module")
+def reader(model_cache: Path) -> Reader:
+    return load_reader(Settings(model_cache=model_cache))
+
+
+def test_shipped_weights_are_small_and_match_their_record() -> None:
+    card = reader_model.read_card()
+    assert reader_model.READER_WEIGHTS.stat().st_size <= 10_000_000
+    assert sha256_file(reader_model.READER_WEIGHTS) == card["sha256"] == reader_model.verify_weights()
+    # the record says where the weights come from and what they measured
+    assert card["split"].startswith("train articles only")
+    assert set(card["figures_test_articles_gold_paragraph"]) == {"fr", "en", "es", "de"}
+
+
+def test_altered_weights_are_refused(tmp_path: Path) -> None:
+    altered = tmp_path / "reader.safetensors"
+    shutil.copy(reader_model.READER_WEIGHTS, altered)
+    with altered.open("r+b") as f:
+        f.seek(-1, 2)
+        last = f.read(1)
+        f.seek(-1, 2)
+        f.write(bytes([last[0] ^ 1]))
+    with pytest.raises(ModelError, match="do not match their checksum"):
+        reader_model.verify_weights(altered, reader_model.READER_CARD)
+    with pytest.raises(ModelError, match="missing"):
+        reader_model.verify_weights(tmp_path / "absent.safetensors", reader_model.READER_CARD)
+
+
+CASES = [
+    (
+        "Combien d'entreprises compte la coopérative ?",
+        "La coopérative compte aujourd'hui 340 entreprises adhérentes réparties dans toute la région.",
+        "La coopérative a été fondée par des agriculteurs du Sud-Ouest après la guerre.",
+    ),
+    (
+        "When was the bridge opened to traffic?",
+        "The bridge was opened to traffic in October 1932, after four years of construction.",
+        "The bridge is painted grey and is maintained by the city's public works department.",
+    ),
+    (
+        "Quand le pont a-t-il été ouvert à la circulation ?",  # asked in French, read in English
+        "The bridge was opened to traffic in October 1932, after four years of construction.",
+        "The bridge is painted grey and is maintained by the city's public works department.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("question", "answers", "unrelated"), CASES)
+def test_the_sentence_that_answers_scores_higher(reader: Reader, question: str, answers: str, unrelated: str) -> None:
+    right, wrong = reader.score(question, [("", answers), ("", unrelated)])
+    assert right > wrong + 1.0
+
+
+def test_openvino_and_torch_read_alike(reader: Reader, model_cache: Path) -> None:
+    torch_reader = Reader(provision_default_model(model_cache), "torch", model_cache)
+    question, answers, unrelated = CASES[1]
+    pairs = [("Bridge", answers), ("Bridge", unrelated), ("", "x")]
+    assert np.allclose(reader.score(question, pairs), torch_reader.score(question, pairs), atol=1e-2)
+    assert reader.runtime == "openvino" and torch_reader.identity == reader.identity
+
+
+def test_readme_examples_highlight_the_answer_and_a_near_topic_question_is_declined(assistant: Assistant) -> None:
+    countries = assistant.answer("Combien de pays l'équipe du MEDEF a-t-elle visités ?")
+    assert countries.answer is not None and "21 countries" in countries.answer.text
+    assert countries.citations[0].text.find(countries.answer.text) >= 0  # cited first
+    companies = assistant.answer("How many companies are in the French Tech Corporate Community?")
+    assert companies.answer is not None and "90 entreprises" in companies.answer.text
+    budget = assistant.answer("What is the annual budget of the Digital Disruption Lab?")
+    assert budget.abstained and budget.answer is None
+
+
+def test_the_reader_changes_the_decision(built: Settings, embedder: Embedder) -> None:
+    question = "What is the annual budget of the Digital Disruption Lab?"
+    without = Assistant(built.model_copy(update={"reader": False}), embedder).answer(question)
+    with_reader = Assistant(built, embedder).answer(question)
+    assert not without.abstained and with_reader.abstained
