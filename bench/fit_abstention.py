@@ -14,6 +14,7 @@ confidence 0.5 answers 95% of the answerable calibration questions.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import tempfile
@@ -127,7 +128,8 @@ def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float) -> No
     sample += [(q, False) for qs in near_topic_sample(bench, rng, removed, slices).values() for q in qs]
     assert not any(not q.train for q, _ in sample), "calibration must see train articles only"
     work = Path(tempfile.mkdtemp())
-    rows: list[tuple[float, float, int, bool, bool]] = []  # retrieval logit, verdict, label, same, near
+    # retrieval logit, verdict, label, same language, near-topic, slice, question language
+    rows: list[tuple[float, float, int, bool, bool, str, str]] = []
     try:
         _write_corpus(work / "half", abstention_corpus(bench, removed))
         half = Assistant(settings.model_copy(update={"corpus": work / "half", "index": work / "index"}), embedder)
@@ -139,15 +141,20 @@ def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float) -> No
             model = SAME_LANGUAGE if same else CROSS_LANGUAGE
             z = model.logit(signals(found.hits, store.lexical, found.query, found.language))
             assert found.verdict is not None
-            rows.append((z, found.verdict, int(answerable), same, q.gold in removed))
+            rows.append((z, found.verdict, int(answerable), same, q.gold in removed, q.slice, found.language))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    Path("/tmp/fit-reader-rows.json").write_text(json.dumps(rows))  # for a look afterwards
     data = np.array([[r[0], r[1]] for r in rows])
     labels = np.array([r[2] for r in rows])
-    same = np.array([r[3] for r in rows])
     near = np.array([r[4] for r in rows])
-    for group in (True, False):
-        mask = same == group
+    names = np.array([r[5] for r in rows])
+    # the groups of abstention.READER_MODELS: French or English with a best passage in the
+    # question's language, and everything across languages
+    groups = np.array([r[6] if r[3] and r[6] in ("fr", "en") else "cross" for r in rows])
+    decided = np.zeros(len(rows), dtype=bool)  # abstained at the fitted point
+    for group in ("fr", "en", "cross"):
+        mask = groups == group
         model = LogisticRegression(C=100, max_iter=10_000).fit(data[mask], labels[mask])
         z = model.decision_function(data[mask])
         positive = labels[mask] == 1
@@ -155,12 +162,19 @@ def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float) -> No
         negatives = labels[mask] == 0
         held = negatives & ~near[mask]
         nt = negatives & near[mask]
+        decided[mask] = z < cut
         w = model.coef_[0]
-        name = "READER_SAME_LANGUAGE" if group else "READER_CROSS_LANGUAGE"
+        name = "READER_CROSS_LANGUAGE =" if group == "cross" else f'READER_MODELS["{group}"]:'
         print(
-            f"{name} = ReaderModel(retrieval={w[0]:.3f}, reader={w[1]:.3f}, bias={model.intercept_[0] - cut:.3f})"
+            f"{name} ReaderModel(retrieval={w[0]:.3f}, reader={w[1]:.3f}, bias={model.intercept_[0] - cut:.3f})"
             f"  # {positive.sum()} answerable, {held.sum()} held-out, {nt.sum()} near-topic: abstains on "
             f"{(z[held] < cut).mean():.3f} held-out and {(z[nt] < cut).mean():.3f} near-topic"
+        )
+    for name in slices:
+        m = names == name
+        print(
+            f"  {name}: answered {1 - decided[m & (labels == 1)].mean():.3f}, abstained held-out "
+            f"{decided[m & (labels == 0) & ~near].mean():.3f}, near-topic {decided[m & near].mean():.3f}"
         )
     embedder.close()
 

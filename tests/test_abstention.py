@@ -59,3 +59,17 @@ def test_confidence_grows_with_each_signal() -> None:
         assert model.confidence(Signals(0.82, 0.88, 0.3, 0.01)) > c
         assert model.confidence(Signals(0.82, 0.84, 0.9, 0.01)) > c
         assert model.confidence(Signals(0.82, 0.84, 0.3, 0.05)) > c
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("¿Quién ganó la copa del mundo de fútbol en 2018?", "Los documentos no responden"),
+        ("Wer hat die Fußball-Weltmeisterschaft 2018 gewonnen?", "Die Dokumente beantworten diese Frage nicht"),
+    ],
+)
+def test_spanish_and_german_questions_are_declined_in_their_language(
+    assistant: Assistant, question: str, expected: str
+) -> None:
+    answer = assistant.answer(question)
+    assert answer.abstained and expected in answer.message

@@ -71,9 +71,14 @@ def _sigmoid(z: float) -> float:
 # is shifted so that confidence 0.5 answers 95% of the answerable calibration questions.
 SAME_LANGUAGE = AbstentionModel(weights=(30.71, 38.26, 4.83, 7.43), bias=-58.69)
 CROSS_LANGUAGE = AbstentionModel(weights=(43.21, 35.35, 0.16, 38.01), bias=-62.39)
-# Fitted by bench/fit_abstention.py --reader on train articles only (see that script).
-READER_SAME_LANGUAGE = ReaderModel(retrieval=0.5, reader=1.0, bias=0.0)
-READER_CROSS_LANGUAGE = ReaderModel(retrieval=0.5, reader=1.0, bias=0.0)
+# With the reader: fitted by `bench/fit_abstention.py --reader` on the reader's train articles
+# only; one model per language when the best passage is in the question's language (the
+# reader's scores run higher in English than in French), one across languages.
+READER_MODELS = {
+    "fr": ReaderModel(retrieval=0.534, reader=0.526, bias=0.158),
+    "en": ReaderModel(retrieval=0.640, reader=0.724, bias=-1.977),
+}
+READER_CROSS_LANGUAGE = ReaderModel(retrieval=0.901, reader=0.663, bias=-0.052)
 
 
 def coverage(lexical: LexicalIndex, row: int, question: str, language: str) -> float:
@@ -107,7 +112,7 @@ def confidence(
     z = model.logit(signals(hits, lexical, question, language))
     if reader_logit is None:
         return _sigmoid(z)
-    return (READER_SAME_LANGUAGE if same else READER_CROSS_LANGUAGE).confidence(z, reader_logit)
+    return READER_MODELS.get(language if same else "", READER_CROSS_LANGUAGE).confidence(z, reader_logit)
 
 
 def signals(hits: list[Hit], lexical: LexicalIndex, question: str, language: str) -> Signals:

@@ -176,7 +176,10 @@ class Assistant:
         chosen, verdict = ranked[0] if ranked else None, None
         reader = self.reader
         if reader is not None and ranked:
-            chosen, verdict = read(reader, question, ranked)
+            # a follow-up is read with the questions before it ("Combien d'entretiens a-t-elle
+            # menés ?" says who only with them); the answers given are left out, they are long
+            earlier = [t.question for t in (history or [])[-FOLLOW_UP_TURNS:]] if query != question else []
+            chosen, verdict = read(reader, " ".join([*earlier, question]), ranked)
         return Evidence(query, language, hits, chosen, verdict)
 
     def answer(self, question: str, top_k: int | None = None, history: list[Turn] | None = None) -> Answer:
