@@ -204,10 +204,8 @@ class Assistant:
             )
         confidence = answer_confidence(hits, store.lexical, found.query, language, found.verdict)
         abstained = confidence < self.settings.abstain_below
-        if chosen is not None and not abstained and chosen.citation:
-            # the passage that holds the answer sentence is cited first
-            hits = [hits[chosen.citation], *hits[: chosen.citation], *hits[chosen.citation + 1 :]]
-            chosen = dataclasses.replace(chosen, citation=0)
+        # the passages stay in retrieval order: moving the one holding the answer sentence
+        # first cost 0.03 R@1 in French (the sentence is right 58% of the time there)
         citations = citations_for(store, hits)
         span = None if abstained or chosen is None else span_of(chosen)
         if abstained:
