@@ -9,6 +9,7 @@ import pytest
 from assistant.evaluation import (
     PRIMARY_ABSTENTION_SLICES,
     SLICES,
+    abstention_corpus,
     abstention_sample,
     auroc,
     draw,
@@ -55,3 +56,23 @@ def test_a_seed_always_asks_the_same_questions() -> None:
     assert [len(qs) for qs in first.slices.values()] == list(SLICES.values())
     assert len(first.abstention) == 600 and all(len(s) == 300 for s in first.abstention_cross.values())
     assert first.texts() != other.texts()
+
+
+@pytest.mark.skipif(not (EVAL_DIR / "piaf-v1.0.json").exists(), reason="../shared/eval is not beside the checkout")
+def test_the_benchmark_asks_only_what_the_reader_never_saw() -> None:
+    bench = load_benchmark(EVAL_DIR)
+    drawn = draw(bench, 0, SLICES, 600)
+    asked = [q for qs in drawn.slices.values() for q in qs] + [q for q, _ in drawn.abstention]
+    asked += [q for qs in drawn.near_topic.values() for q in qs]
+    assert asked and not any(q.train for q in asked)  # test articles only
+    # near-topic: the question's paragraph is left out of the abstention index, its article is not
+    kept = abstention_corpus(bench, drawn.removed)
+    for questions in drawn.near_topic.values():
+        assert questions and all(q.gold not in kept and not held_out(q.article) for q in questions)
+    assert all(q.gold in kept for q, answerable in drawn.abstention if answerable)
+    # the split is by article: every question of an article falls on the same side
+    sides: dict[str, set[bool]] = {}
+    for questions in bench.questions.values():
+        for q in questions:
+            sides.setdefault(q.article, set()).add(q.train)
+    assert all(len(s) == 1 for s in sides.values())
