@@ -14,7 +14,6 @@ confidence 0.5 answers 95% of the answerable calibration questions.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import tempfile
@@ -144,7 +143,6 @@ def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float) -> No
             rows.append((z, found.verdict, int(answerable), same, q.gold in removed, q.slice, found.language))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    Path("/tmp/fit-reader-rows.json").write_text(json.dumps(rows))  # for a look afterwards
     data = np.array([[r[0], r[1]] for r in rows])
     labels = np.array([r[2] for r in rows])
     near = np.array([r[4] for r in rows])

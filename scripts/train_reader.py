@@ -40,7 +40,7 @@ from tokenizers import Tokenizer
 
 from assistant import reader_model
 from assistant.config import Settings
-from assistant.evaluation import train_article
+from assistant.evaluation import auroc, train_article
 from assistant.files import sha256_file
 from assistant.passages import split_sentences
 from assistant.provision import provision_default_model
@@ -215,13 +215,6 @@ def train(model_dir: Path, items: list[Item], device: torch.device, rng: random.
             total += float(loss.detach())
         log(f"epoch {epoch + 1}: loss {total / len(order):.4f} in {time.perf_counter() - began:.0f} s")
     return reader.eval()
-
-
-def auroc(positive: list[float], negative: list[float]) -> float:
-    scores = np.array(positive + negative)
-    ranks = scores.argsort().argsort() + 1.0
-    n = len(positive)
-    return float((ranks[:n].sum() - n * (n + 1) / 2) / (n * len(negative)))
 
 
 def evaluate(
