@@ -179,4 +179,5 @@ def test_a_damaged_new_version_does_not_replace_the_served_one(small: Settings) 
         fresh.store()
     third = Assistant(small, HashEmbedder()).build()  # the fix the message gives: `assistant index`
     assert third.changed
+    serving.settle(timeout=60)  # the service loads it in the background, then answers from it
     assert serving.answer("MEDEF digital").index_version == third.version

@@ -15,7 +15,7 @@ import json
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -116,6 +116,12 @@ class LexicalIndex:
     vocabulary: dict[str, int]
     weights: sparse.csr_matrix  # passages x terms
     languages: list[str]
+    postings: sparse.csc_matrix = field(init=False, repr=False)  # the same weights, one column per term
+
+    def __post_init__(self) -> None:
+        # built here, when a version loads (in the background for a running service), not on
+        # the first question: at a million passages the copy takes seconds
+        self.postings = self.weights.tocsc()
 
     @classmethod
     def build(cls, texts: list[str], languages: list[str]) -> LexicalIndex:
@@ -195,11 +201,7 @@ class LexicalIndex:
         if not columns:
             return np.zeros(self.weights.shape[0], dtype=np.float32)
         unique, counts = np.unique(np.asarray(columns), return_counts=True)
-        by_term = self.__dict__.get("_by_term")
-        if by_term is None:
-            by_term = self.weights.tocsc()  # postings: one column per term
-            self.__dict__["_by_term"] = by_term
-        return np.asarray(by_term[:, unique] @ counts.astype(np.float32), dtype=np.float32).ravel()
+        return np.asarray(self.postings[:, unique] @ counts.astype(np.float32), dtype=np.float32).ravel()
 
     def shared_terms(self, row: int, question: str, question_language: str) -> tuple[str, ...]:
         """The question's words that the passage at `row` contains (as analysed), in question order."""

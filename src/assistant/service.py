@@ -71,9 +71,9 @@ def clean_question(question: str, max_chars: int) -> str:
 class Assistant:
     """Answers questions from an index version, and builds new versions.
 
-    The model is loaded on first use (or given). The index is reloaded when another
-    version becomes current, so a running service follows rebuilds; each answer is
-    computed on one version from start to end.
+    The model is loaded on first use (or given). When another index version becomes
+    current it is loaded in the background, so a running service follows rebuilds without
+    making anyone wait; each answer is computed on one version from start to end.
     """
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
@@ -82,6 +82,7 @@ class Assistant:
         self._reader: Reader | None = None
         self._store: StoredIndex | None = None
         self._refused: str | None = None  # a version that failed to load; the loaded one keeps serving
+        self._loading: threading.Thread | None = None  # the version being loaded in the background
         self._model_lock = threading.Lock()
         self._store_lock = threading.Lock()
         # Answers search one question at a time: FAISS's OpenMP threads gain nothing there,
@@ -115,7 +116,7 @@ class Assistant:
         report = build_index(
             self.settings, self.embedder, self.settings.corpus, self.settings.index, progress, full, on_phase
         )
-        self.store()
+        self.settle()
         return report
 
     def plan(self) -> Plan:
@@ -126,32 +127,71 @@ class Assistant:
         return current_version(self.settings.index) is not None
 
     def store(self) -> StoredIndex:
-        """The current index version, reloaded if a newer one was switched to."""
+        """The index version to answer from.
+
+        The first call loads the current version. Afterwards, when another version becomes
+        current, it is loaded (and checked) in the background while the one already loaded
+        keeps answering; the next question after the load finishes uses it.
+        """
         version = current_version(self.settings.index)
-        if version is None and self._store is not None:
-            return self._store  # the pointer is gone (deleted, or being restored): keep what works
-        if version is None:
-            raise IndexMissing(
-                f"no index in {self.settings.index}/ — run `assistant index` to build it from {self.settings.corpus}/"
-            )
         store = self._store
-        if store is not None and version in (store.version, self._refused):
-            return store
-        identity = self.embedder.identity  # load the model outside the store lock
-        with self._store_lock:
-            store = self._store
-            if store is None or version not in (store.version, self._refused):
-                try:
-                    store = load_version(self.settings.index, identity)
-                except IndexMismatch as exc:
-                    if store is None:
-                        raise
-                    # a damaged new version must not take down a service that has a good one
-                    log.error("index version %s refused (%s); still serving %s", version, exc, store.version)
-                    self._refused = version
-                else:
-                    self._store = store
+        if store is None:
+            if version is None:
+                raise IndexMissing(
+                    f"no index in {self.settings.index}/ — run `assistant index` to build it from {self.settings.corpus}/"
+                )
+            identity = self.embedder.identity  # load the model outside the store lock
+            with self._store_lock:
+                if self._store is None:
+                    self._store = load_version(self.settings.index, identity, version)
+                return self._store
+        # no pointer (deleted, or being restored): keep what works
+        if version is not None and version not in (store.version, self._refused):
+            self._load_in_background(version)
         return store
+
+    def settle(self, timeout: float | None = None) -> StoredIndex:
+        """The version to answer from once any load in progress has finished (for a build in
+        this process, and for tests: a service never waits)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            store = self.store()
+            loading = self._loading
+            if loading is None:
+                if current_version(self.settings.index) in (store.version, self._refused, None):
+                    return store
+                continue  # a newer version appeared since: load it too
+            loading.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if loading.is_alive():
+                return store
+
+    def _load_in_background(self, version: str) -> None:
+        with self._store_lock:
+            if self._loading is not None:
+                return  # one load at a time; a version current after it is loaded next
+            thread = threading.Thread(target=self._load, args=(version,), name=f"load-{version}", daemon=True)
+            self._loading = thread
+        thread.start()
+
+    def _load(self, version: str) -> None:
+        try:
+            store = load_version(self.settings.index, self.embedder.identity, version)
+        except (IndexMismatch, IndexMissing) as exc:
+            # a damaged new version must not take down a service that has a good one
+            log.error("index version %s refused (%s); still serving %s", version, exc, self._store_version())
+            self._refused = version
+        except Exception:  # noqa: BLE001 - a background thread: log, keep serving the loaded version
+            log.exception("index version %s could not be loaded; still serving %s", version, self._store_version())
+            self._refused = version
+        else:
+            self._store = store
+            log.info("now serving index version %s", version)
+        finally:
+            with self._store_lock:
+                self._loading = None
+
+    def _store_version(self) -> str | None:
+        return None if self._store is None else self._store.version
 
     def evidence(self, store: StoredIndex, question: str, k: int, history: list[Turn] | None = None) -> Evidence:
         """What an answer is decided on: the passages found, the candidate sentence chosen and the

@@ -293,13 +293,15 @@ def current_version(index_dir: Path) -> str | None:
     return name or None  # a damaged name is refused by load_version
 
 
-def load_version(index_dir: Path, model_identity: str | None = None) -> StoredIndex:
-    """Load the current version, checking it whole before use.
+def load_version(index_dir: Path, model_identity: str | None = None, version: str | None = None) -> StoredIndex:
+    """Load a version (the current one unless `version` names another), checking it whole before use.
 
     Raises IndexMissing when there is none, IndexMismatch when it was built with
-    another model or format, or when any file is damaged.
+    another model or format, when any file is damaged, or when the version disappears
+    while it is read (another build removed it).
     """
-    version = current_version(index_dir)
+    if version is None:
+        version = current_version(index_dir)
     if version is None:
         raise IndexMissing(f"no index in {index_dir}/ — run `assistant index --index {index_dir}` first")
     if not VERSION_NAME.fullmatch(version):
@@ -319,12 +321,16 @@ def load_version(index_dir: Path, model_identity: str | None = None) -> StoredIn
             f"the index in {index_dir}/ was built with the model {built_with!r}, "
             f"but the configured model is {model_identity!r}; {_fix(index_dir)}"
         )
-    for name, digest in manifest.get("files", {}).items():
-        file = path / name
-        if not file.is_file() or sha256_file(file) != digest:
-            raise IndexMismatch(f"the index file {file} is missing or damaged; {_fix(index_dir)}")
     if set(manifest.get("files", {})) != set(FILES):
         raise IndexMismatch(f"the index in {index_dir}/ lacks files; {_fix(index_dir)}")
+    for name, digest in manifest["files"].items():
+        file = path / name
+        try:
+            intact = sha256_file(file) == digest
+        except OSError:  # missing, or removed while being read
+            intact = False
+        if not intact:
+            raise IndexMismatch(f"the index file {file} is missing or damaged; {_fix(index_dir)}")
     try:
         vectors = faiss.read_index(str(path / "vectors.faiss"))
         tune_vector_index(vectors, manifest.get("vector_index", {}))
