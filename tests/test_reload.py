@@ -34,7 +34,8 @@ def small(tmp_path: Path) -> Settings:
 def _add_documents(settings: Settings, count: int) -> None:
     for i in range(count):
         (settings.corpus / f"extra-{i:03d}.txt").write_text(
-            f"Extra document {i}. " + " ".join(f"Sentence {j} of document {i} about trains and ports." for j in range(30)),
+            f"Extra document {i}. "
+            + " ".join(f"Sentence {j} of document {i} about trains and ports." for j in range(30)),
             encoding="utf-8",
         )
 

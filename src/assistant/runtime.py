@@ -1,29 +1,13 @@
-"""Fast CPU runtimes for the embedding model: OpenVINO and ONNX Runtime, no torch at run time.
+"""Fast CPU inference for the embedding model: OpenVINO and ONNX Runtime, no torch at run time.
 
-A sentence-transformers directory (the provisioned default or one of the user's) is
-exported once to ONNX with torch, then converted for the chosen runtime:
-
-- `openvino`: OpenVINO IR, full-precision weights; OpenVINO computes in bf16 where the
-  CPU supports it and in fp32 elsewhere (vectors within 1e-4 cosine of torch fp32);
-- `onnx`: the fp32 ONNX graph run by ONNX Runtime;
-- `onnx-int8`: ONNX Runtime with weights quantised to int8 (dynamic quantisation).
-
-The converted files live in `<model cache>/exports/<model identity>/<runtime>/` with a
-checksum file, are built in a staging directory and moved into place in one rename,
-and are rebuilt when missing or altered. Tokenisation, prompts, pooling and
-normalisation follow the model directory's own sentence-transformers configuration.
+The model runs from its one-off export (`export.py`). Tokenisation, prompts, pooling and
+normalisation follow the model directory's own sentence-transformers configuration;
+concurrent questions are encoded together (`_QueryBatcher`).
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import re
-import shutil
-import tempfile
 import threading
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,16 +16,8 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import ModelError
-from assistant.files import file_digests, file_stamps
-
-log = logging.getLogger(__name__)
-
-RUNTIMES = ("openvino", "onnx", "onnx-int8")
-EXPORT_VERSION = 1
-CHECKSUM_FILE = "checksums.json"
-ONNX_FILE = "model.onnx"
-INT8_FILE = "model_int8.onnx"
-OPENVINO_FILE = "openvino_model.xml"
+from assistant.export import prepare_runtime
+from assistant.files import read_json
 
 
 @dataclass(frozen=True)
@@ -56,21 +32,14 @@ class ModelLayout:
     dimension: int
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read {path}: {exc}") from exc
-
-
 def read_layout(model_dir: Path) -> ModelLayout:
     """Transformer, pooling and prompts of a sentence-transformers directory; unsupported layouts are refused."""
-    modules = _read_json(model_dir / "modules.json")
+    modules = read_json(model_dir / "modules.json")
     by_type = {m.get("type", "").rsplit(".", 1)[-1]: m for m in modules if isinstance(m, dict)}
     if "Transformer" not in by_type or "Pooling" not in by_type:
         raise ModelError(f"{model_dir} is not a Transformer + Pooling sentence-transformers model")
     transformer_dir = model_dir / by_type["Transformer"].get("path", "")
-    pooling = _read_json(model_dir / by_type["Pooling"]["path"] / "config.json")
+    pooling = read_json(model_dir / by_type["Pooling"]["path"] / "config.json")
     modes = [k.removeprefix("pooling_mode_").removesuffix("_token") for k, v in pooling.items() if v is True]
     mode = {"mean_tokens": "mean", "mean": "mean", "cls": "cls"}.get(modes[0]) if len(modes) == 1 else None
     if mode is None:
@@ -81,9 +50,9 @@ def read_layout(model_dir: Path) -> ModelLayout:
     if not tokenizer_file.is_file():
         raise ModelError(f"{model_dir} has no fast tokenizer (tokenizer.json); use ASSISTANT_BACKEND=torch")
     st_config = model_dir / "sentence_bert_config.json"
-    max_len = int(_read_json(st_config).get("max_seq_length") or 512) if st_config.is_file() else 512
+    max_len = int(read_json(st_config).get("max_seq_length") or 512) if st_config.is_file() else 512
     st_prompts = model_dir / "config_sentence_transformers.json"
-    prompts = _read_json(st_prompts).get("prompts") or {} if st_prompts.is_file() else {}
+    prompts = read_json(st_prompts).get("prompts") or {} if st_prompts.is_file() else {}
     return ModelLayout(
         transformer_dir=transformer_dir,
         tokenizer_file=tokenizer_file,
@@ -92,143 +61,6 @@ def read_layout(model_dir: Path) -> ModelLayout:
         pooling=mode,
         dimension=int(pooling.get("word_embedding_dimension") or 0),
     )
-
-
-def export_onnx(module: Any, target: Path, output: str) -> None:
-    """Trace a torch module of (input_ids, attention_mask) to ONNX, batch and token axes dynamic."""
-    import torch
-
-    example = torch.ones(2, 16, dtype=torch.long)
-    axes = {0: "batch", 1: "tokens"}
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            (example, example),
-            str(target),
-            input_names=["input_ids", "attention_mask"],
-            output_names=[output],
-            dynamic_axes={
-                "input_ids": axes,
-                "attention_mask": axes,
-                output: {0: "batch"} if output == "logits" else axes,
-            },
-            opset_version=17,
-            dynamo=False,
-        )
-
-
-def _export_encoder(transformer_dir: Path, target: Path) -> None:
-    """The encoder as ONNX: inputs input_ids and attention_mask, output the token states."""
-    import torch
-    from transformers import AutoModel
-
-    from assistant.embedding import quiet_transformers
-
-    quiet_transformers()
-    encoder = AutoModel.from_pretrained(str(transformer_dir)).eval()
-
-    class TokenStates(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = encoder
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    export_onnx(TokenStates(), target, "token_states")
-
-
-def _convert(runtime: str, onnx_path: Path) -> Path:
-    """Turn the fp32 ONNX export into the runtime's file, next to it; returns its path."""
-    directory = onnx_path.parent
-    if runtime == "onnx":
-        return onnx_path
-    if runtime == "onnx-int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)  # quantize_dynamic logs a pre-processing hint on the root logger
-        try:
-            quantize_dynamic(onnx_path, directory / INT8_FILE, weight_type=QuantType.QInt8, per_channel=True)
-        finally:
-            root.setLevel(level)
-        onnx_path.unlink()
-        return directory / INT8_FILE
-    import openvino as ov
-
-    # Core.read_model, not ov.convert_model: the converter tool sends usage telemetry unless
-    # opted out, and the assistant makes no network calls. Full-precision weights are kept.
-    ov.save_model(ov.Core().read_model(str(onnx_path)), str(directory / OPENVINO_FILE), compress_to_fp16=False)
-    onnx_path.unlink()
-    return directory / OPENVINO_FILE
-
-
-def _main_file(runtime: str) -> str:
-    return {"onnx": ONNX_FILE, "onnx-int8": INT8_FILE, "openvino": OPENVINO_FILE}[runtime]
-
-
-def export_dir(cache_dir: Path, identity: str, runtime: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9._@+-]", "_", identity)
-    return cache_dir / "exports" / f"{safe}-x{EXPORT_VERSION}" / runtime
-
-
-def _is_complete(target: Path) -> bool:
-    try:
-        recorded = _read_json(target / CHECKSUM_FILE)
-    except ModelError:
-        return False
-    if not isinstance(recorded, dict) or not recorded.get("files"):
-        return False
-    if recorded.get("stamps") == file_stamps(target, CHECKSUM_FILE):
-        return True
-    return bool(recorded.get("files") == file_digests(target, CHECKSUM_FILE))
-
-
-def prepare_runtime(layout: ModelLayout, identity: str, runtime: str, cache_dir: Path) -> Path:
-    """The runtime's model file for this model, exported and converted once, verified afterwards."""
-    return prepare_export(
-        identity, runtime, cache_dir, lambda onnx: _export_encoder(layout.transformer_dir, onnx), "embedding model"
-    )
-
-
-def prepare_export(identity: str, runtime: str, cache_dir: Path, export: Callable[[Path], None], what: str) -> Path:
-    """The runtime's file for a model that `export` writes as ONNX: exported and converted once
-    (in a staging directory moved into place in one rename), verified by checksum afterwards."""
-    if runtime not in RUNTIMES:
-        raise ModelError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
-    target = export_dir(cache_dir, identity, runtime)
-    if _is_complete(target):
-        return target / _main_file(runtime)
-    log.info("preparing the %s runtime of the %s (once, about 20 s)", runtime, what)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
-    try:
-        export(staging / ONNX_FILE)
-        _convert(runtime, staging / ONNX_FILE)
-        checksums = {
-            "identity": identity,
-            "runtime": runtime,
-            "files": file_digests(staging, CHECKSUM_FILE),
-            "stamps": file_stamps(staging, CHECKSUM_FILE),
-        }
-        (staging / CHECKSUM_FILE).write_text(json.dumps(checksums, indent=2), encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        try:
-            os.replace(staging, target)
-        except OSError:
-            if not _is_complete(target):  # another process finished first: keep its copy
-                raise
-    except ModelError:
-        raise
-    except Exception as exc:
-        raise ModelError(f"cannot prepare the {runtime} runtime of the {what}: {exc}") from exc
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target / _main_file(runtime)
 
 
 def session(runtime: str, path: Path, threads: int | None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -325,7 +157,7 @@ class RuntimeEmbedder:
         from tokenizers import Tokenizer
 
         layout = read_layout(model_dir)
-        path = prepare_runtime(layout, identity, runtime, cache_dir)
+        path = prepare_runtime(layout.transformer_dir, identity, runtime, cache_dir)
         try:
             self._run = session(runtime, path, threads)
             self._tokenizer = Tokenizer.from_file(str(layout.tokenizer_file))

@@ -137,9 +137,8 @@ class Assistant:
         store = self._store
         if store is None:
             if version is None:
-                raise IndexMissing(
-                    f"no index in {self.settings.index}/ — run `assistant index` to build it from {self.settings.corpus}/"
-                )
+                index, corpus = self.settings.index, self.settings.corpus
+                raise IndexMissing(f"no index in {index}/ — run `assistant index` to build it from {corpus}/")
             identity = self.embedder.identity  # load the model outside the store lock
             with self._store_lock:
                 if self._store is None:
@@ -180,7 +179,7 @@ class Assistant:
             # a damaged new version must not take down a service that has a good one
             log.error("index version %s refused (%s); still serving %s", version, exc, self._store_version())
             self._refused = version
-        except Exception:  # noqa: BLE001 - a background thread: log, keep serving the loaded version
+        except Exception:  # a background thread: log it, keep serving the loaded version
             log.exception("index version %s could not be loaded; still serving %s", version, self._store_version())
             self._refused = version
         else:
