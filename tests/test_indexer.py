@@ -181,3 +181,36 @@ def test_a_damaged_new_version_does_not_replace_the_served_one(small: Settings) 
     assert third.changed
     serving.settle(timeout=60)  # the service loads it in the background, then answers from it
     assert serving.answer("MEDEF digital").index_version == third.version
+
+
+def test_the_embedding_cache_keeps_only_the_current_and_previous_versions(small: Settings) -> None:
+    from assistant.cache import cache_size
+    from assistant.indexer import embedding_cache
+
+    builder = Assistant(small, HashEmbedder())
+    page = small.corpus / "page.txt"
+    texts = [
+        " ".join(f"Version {v}, sentence {i}: the {v} train leaves platform {i} at {i} o'clock." for i in range(400))
+        for v in ("one", "two", "three")
+    ]
+    page.write_text(texts[0], encoding="utf-8")
+    builder.build()
+    grown = cache_size(embedding_cache(small.index))
+    for text in texts[1:]:
+        page.write_text(text, encoding="utf-8")
+        builder.build()
+    # the previous version's vectors are still there: going back to it embeds nothing
+    page.write_text(texts[1], encoding="utf-8")
+    assert builder.build().embedded == 0
+    # the version before it was dropped from the cache: coming back to it embeds again
+    page.write_text(texts[0], encoding="utf-8")
+    assert builder.build().embedded > 0
+    # and the file shrinks once most of it is unused
+    page.unlink()
+    builder.build()
+    page.write_text("A short page.", encoding="utf-8")
+    builder.build()
+    assert cache_size(embedding_cache(small.index)) < grown / 2
+    with TestClient(create_app(small, builder)) as client:
+        state = client.get("/api/index").json()
+    assert state["embedding_cache_bytes"] == cache_size(embedding_cache(small.index)) > 0

@@ -3,6 +3,10 @@
 Keys are SHA-256 digests of (model identity, kind, text); values are float32 vectors
 stored as raw bytes. Rebuilding an index after a small change, or re-running the
 evaluation, only embeds what is new.
+
+An index's cache keeps what the current and the previous versions use, nothing older:
+every build marks the rows it uses with its build number, and a successful build drops
+the rows that neither it nor the build before it used (`finish_build`).
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ import numpy as np
 from assistant.embedding import Embedder
 
 _BATCH = 500
+VACUUM_BELOW = 0.75  # rewrite the file when fewer than this share of its rows remain after a clean-up
 
 
 class CachedEmbedder:
     """Wraps an Embedder; passages (and queries) already seen come from the cache."""
 
-    def __init__(self, inner: Embedder, path: Path, cache_queries: bool = False, read: bool = True) -> None:
+    def __init__(
+        self, inner: Embedder, path: Path, cache_queries: bool = False, read: bool = True, track: bool = False
+    ) -> None:
         self.inner = inner
         self.read = read  # False: embed everything again (and refresh the cache)
         self.identity = inner.identity
@@ -32,6 +39,14 @@ class CachedEmbedder:
         self._db = sqlite3.connect(str(path), check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(embeddings)")}
+        if "build" not in columns:  # a cache written before clean-ups existed: its rows count as build 0
+            self._db.execute("ALTER TABLE embeddings ADD COLUMN build INTEGER NOT NULL DEFAULT 0")
+        self._db.commit()
+        self.path = path
+        self.track = track  # mark the rows used with this build's number, for `finish_build`
+        self._build = self._last_build() + 1
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -63,11 +78,20 @@ class CachedEmbedder:
                 vectors = self.inner.encode_queries(batch)
             else:
                 vectors = self.inner.encode_passages(batch, batch_size, progress)
-            rows = [(keys[i], np.asarray(v, dtype=np.float32).tobytes()) for i, v in zip(missing, vectors, strict=True)]
+            rows = [
+                (keys[i], np.asarray(v, dtype=np.float32).tobytes(), self._build)
+                for i, v in zip(missing, vectors, strict=True)
+            ]
             with self._lock, self._db:
-                self._db.executemany("INSERT OR REPLACE INTO embeddings (key, vector) VALUES (?, ?)", rows)
+                self._db.executemany("INSERT OR REPLACE INTO embeddings (key, vector, build) VALUES (?, ?, ?)", rows)
             for i, v in zip(missing, vectors, strict=True):
                 found[keys[i]] = np.asarray(v, dtype=np.float32)
+        if self.track and found:
+            with self._lock, self._db:
+                self._db.executemany(
+                    "UPDATE embeddings SET build = ? WHERE key = ? AND build <> ?",
+                    [(self._build, k, self._build) for k in found],
+                )
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
@@ -80,6 +104,29 @@ class CachedEmbedder:
     def encode_passages(self, texts: list[str], batch_size: int = 8, progress: bool = False) -> np.ndarray:
         return self._encode("passage", texts, batch_size, progress)
 
+    def _last_build(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'build'").fetchone()
+        return int(row[0]) if row else 0
+
+    def finish_build(self) -> int:
+        """After a version was written with this cache: drop the rows that neither this build
+        nor the previous one used, vacuum when much went; returns the rows dropped."""
+        with self._lock:
+            with self._db:
+                self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('build', ?)", (self._build,))
+                dropped = self._db.execute("DELETE FROM embeddings WHERE build < ?", (self._build - 1,)).rowcount
+            left = int(self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+            if dropped and left < VACUUM_BELOW * (left + dropped):
+                self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._build += 1
+        return int(dropped)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def cache_size(path: Path) -> int:
+    """Bytes the SQLite cache at `path` takes on disk (its write-ahead log included); 0 if none."""
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.is_file())

@@ -192,6 +192,11 @@ def plan_build(
     return plan, loaded.documents
 
 
+def embedding_cache(index: Path) -> Path:
+    """The index's embedding cache."""
+    return index / "cache" / "embeddings.sqlite"
+
+
 def build_index(
     settings: Settings,
     embedder: Embedder,
@@ -239,7 +244,7 @@ def _locked_build(
             return BuildReport(
                 current, len(documents), 0, 0, plan.skipped, time.perf_counter() - began, plan, changed=False
             )
-        cached = CachedEmbedder(embedder, index / "cache" / "embeddings.sqlite", read=not full)
+        cached = CachedEmbedder(embedder, embedding_cache(index), read=not full, track=True)
         try:
             return _build(settings, cached, documents, plan, index, progress, phase)
         finally:
@@ -281,6 +286,7 @@ def _build(
     }
     phase("writing the new version")
     version = save_version(index, passages, vectors, sentence_vectors, loaded.documents, manifest)
+    embedder.finish_build()  # the cache keeps what this version and the previous one use
     return BuildReport(
         version=version,
         documents=len(loaded.documents),

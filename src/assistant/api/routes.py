@@ -18,7 +18,9 @@ from assistant.api.schemas import (
     Health,
     IndexState,
 )
+from assistant.cache import cache_size
 from assistant.errors import AssistantError
+from assistant.indexer import embedding_cache
 from assistant.service import Turn, answer_to_dict
 
 router = APIRouter(prefix="/api")
@@ -93,6 +95,7 @@ def _index_state(request: Request, assistant: AssistantDep) -> IndexState:
         state["index_version"] = assistant.store().version
     except AssistantError:
         state["index_version"] = None
+    state["embedding_cache_bytes"] = cache_size(embedding_cache(assistant.settings.index))
     return IndexState(**state)
 
 

@@ -117,3 +117,7 @@ class IndexState(BaseModel):
     skipped: list[dict[str, str]] = Field(description="Files that could not be read, and why.")
     runs: int
     index_version: str | None = Field(description="Version being served now.")
+    embedding_cache_bytes: int = Field(
+        description="Size on disk of the index's embedding cache (it keeps the vectors of the current and "
+        "previous versions)."
+    )
