@@ -94,3 +94,31 @@ def test_large_collections_get_an_hnsw_index_with_the_same_answers(small: Settin
         a, b = exact.answer(question), approximate.answer(question)
         assert [c.document_id for c in a.citations] == [c.document_id for c in b.citations]
         assert [c.start for c in a.citations] == [c.start for c in b.citations]
+
+
+def test_an_hnsw_build_uses_every_core_after_the_service_searched(
+    small: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Searches run FAISS on one thread; that must not make the build in the same process single-threaded."""
+    import os
+
+    import faiss
+
+    import assistant.store as store_module
+
+    seen: list[int] = []
+
+    class Recording(faiss.IndexIDMap2):  # type: ignore[misc,name-defined]
+        def add_with_ids(self, *args: object) -> None:
+            seen.append(faiss.omp_get_max_threads())
+            super().add_with_ids(*args)
+
+    monkeypatch.setattr(store_module.faiss, "IndexIDMap2", Recording)
+    settings = small.model_copy(update={"index": tmp_path / "hnsw-index", "ann_threshold": 1})
+    service = Assistant(settings, HashEmbedder())
+    service.build()
+    assert service.answer("MEDEF digital").citations  # searches in this thread
+    assert faiss.omp_get_max_threads() == 1
+    (settings.corpus / "extra.txt").write_text("Trains leave the port of Marseille every hour.", encoding="utf-8")
+    service.build()  # as `assistant index` does after a question, or `POST /api/index` in the server
+    assert seen == [os.cpu_count() or 1] * 2

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from assistant.abstention import confidence as answer_confidence
@@ -85,9 +84,6 @@ class Assistant:
         self._loading: threading.Thread | None = None  # the version being loaded in the background
         self._model_lock = threading.Lock()
         self._store_lock = threading.Lock()
-        # Answers search one question at a time: FAISS's OpenMP threads gain nothing there,
-        # and their spinning after each search took the model's cycles (5 ms of a 15 ms answer).
-        faiss.omp_set_num_threads(1)
         self._encoder = ThreadPoolExecutor(max_workers=8, thread_name_prefix="encode")
 
     @property
