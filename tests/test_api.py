@@ -163,3 +163,19 @@ def test_api_docs_work_offline(client: TestClient) -> None:
     assert "cdn" not in page.text.lower()
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
     assert client.get("/docs-assets/swagger-ui.css").status_code == 200
+
+
+def test_the_settings_drive_the_http_limits(built: Settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings = built.model_copy(update={"top_k": 3, "max_question_chars": 3000})
+    with TestClient(create_app(settings, Assistant(settings, embedder))) as c:
+        assert c.get("/api/health").json()["limits"] == {"max_question_chars": 3000, "top_k": 3, "max_top_k": 20}
+        assert len(ask(c, "Who leads the Digital Disruption Lab missions?")["citations"]) == 3
+        assert len(ask(c, "Who leads the Digital Disruption Lab missions?", top_k=4)["citations"]) == 4
+        long = "Who leads the Digital Disruption Lab missions? " + "Please answer. " * 160  # 2,447 characters
+        assert 2000 < len(long.strip()) <= 3000
+        assert ask(c, long)["citations"]
+        assert ask(c, "And who else?", history=[{"question": long, "answer": None}])["citations"]
+        too_long = c.post("/api/answer", json={"question": "x" * 3001})
+        assert too_long.status_code == 422 and "3000" in too_long.json()["detail"]
+        history = c.post("/api/answer", json={"question": "And?", "history": [{"question": "x" * 3001}]})
+        assert history.status_code == 422 and "3000" in history.json()["detail"]

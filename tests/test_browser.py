@@ -247,11 +247,13 @@ API_KEY = "browser-test-key-0123456789"
 
 def test_with_api_keys_the_page_asks_for_one(browser, tmp_path_factory, model_cache: Path) -> None:  # type: ignore[no-untyped-def]
     keyed = tmp_path_factory.mktemp("keyed")
-    with _serving(keyed, model_cache, ASSISTANT_API_KEYS=API_KEY) as url:
+    with _serving(keyed, model_cache, ASSISTANT_API_KEYS=API_KEY, ASSISTANT_MAX_QUESTION_CHARS="2500") as url:
         context = browser.new_context(locale="fr-FR")
         page = context.new_page()
         page.goto(url + "/")
         box = page.locator("textarea#question")
+        # the question box takes the server's limit (ASSISTANT_MAX_QUESTION_CHARS), not a built-in one
+        page.wait_for_function("document.querySelector('textarea#question').maxLength === 2500")
         box.fill("Combien de pays l'équipe du MEDEF a-t-elle visités ?")
         box.press("Enter")
         error = page.locator(".message.error").first

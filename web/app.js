@@ -6,7 +6,7 @@
   var I18N = window.AssistantI18n;
   var CONVERSATION_KEY = "assistant.conversation";
   var HISTORY_TURNS = 6;
-  var MAX_QUESTION_CHARS = 2000; // server limits, used only to trim the history sent back
+  var MAX_QUESTION_CHARS = 2000; // the server's limit until /api/health says otherwise
   var MAX_ANSWER_CHARS = 10000;
   var REQUEST_TIMEOUT_MS = 120000;
 
@@ -461,6 +461,20 @@
     els.introDocs.hidden = false;
   }
 
+  /** The server's limits (ASSISTANT_MAX_QUESTION_CHARS): the question box and the history follow them. */
+  function loadLimits() {
+    els.question.maxLength = MAX_QUESTION_CHARS;
+    fetch("/api/health")
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (health) {
+        var limit = health && health.limits ? health.limits.max_question_chars : null;
+        if (typeof limit === "number" && limit > 0) {
+          MAX_QUESTION_CHARS = limit;
+          els.question.maxLength = limit;
+        }
+      }, function () { /* unreachable server: the default stays; asking shows the error */ });
+  }
+
   function loadIntroDocuments() {
     fetch("/api/documents", { headers: apiHeaders() })
       .then(function (res) {
@@ -894,6 +908,7 @@
 
   applyLanguage();
   renderConversation();
+  loadLimits();
   loadIntroDocuments();
   if (turns.length) {
     var last = els.conversation.lastElementChild;

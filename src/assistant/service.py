@@ -32,6 +32,7 @@ from assistant.types import Answer, Document, Hit
 log = logging.getLogger(__name__)
 
 FOLLOW_UP_TURNS = 2  # previous questions that give context to a follow-up
+MAX_TOP_K = 20  # most passages one answer cites
 
 
 @dataclass(frozen=True)
@@ -222,8 +223,14 @@ class Assistant:
         began = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
         k = top_k if top_k is not None else self.settings.top_k
-        if not 1 <= k <= 20:
-            raise BadQuestion("top_k must be between 1 and 20")
+        if not 1 <= k <= MAX_TOP_K:
+            raise BadQuestion(f"top_k must be between 1 and {MAX_TOP_K}")
+        for turn in history or []:
+            if len(turn.question) > self.settings.max_question_chars:
+                raise BadQuestion(
+                    f"a previous question in the history is {len(turn.question)} characters long; "
+                    f"the limit is {self.settings.max_question_chars}"
+                )
         store = self.store()
         found = self.evidence(store, question, k, history)
         language, hits, chosen = found.language, found.hits, found.chosen

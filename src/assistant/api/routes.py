@@ -17,11 +17,12 @@ from assistant.api.schemas import (
     ErrorOut,
     Health,
     IndexState,
+    Limits,
 )
 from assistant.cache import cache_size
 from assistant.errors import AssistantError
 from assistant.indexer import embedding_cache
-from assistant.service import Turn, answer_to_dict
+from assistant.service import MAX_TOP_K, Turn, answer_to_dict
 
 router = APIRouter(prefix="/api")
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -75,10 +76,14 @@ def health(assistant: AssistantDep) -> Health:
     """Whether the service can answer, and from which index."""
     model = assistant.embedder.identity
     reader = assistant.reader.identity if assistant.reader is not None else None
+    settings = assistant.settings
+    limits = Limits(max_question_chars=settings.max_question_chars, top_k=settings.top_k, max_top_k=MAX_TOP_K)
     try:
         store = assistant.store()
     except AssistantError:
-        return Health(status="no_index", model=model, reader=reader, index_version=None, documents=0, passages=0)
+        return Health(
+            status="no_index", model=model, reader=reader, index_version=None, documents=0, passages=0, limits=limits
+        )
     return Health(
         status="ok",
         model=model,
@@ -86,6 +91,7 @@ def health(assistant: AssistantDep) -> Health:
         index_version=store.version,
         documents=len(store.documents),
         passages=len(store.passages),
+        limits=limits,
     )
 
 

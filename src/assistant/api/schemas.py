@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.service import MAX_TOP_K
+
 MAX_HISTORY_TURNS = 20
-MAX_TEXT_CHARS = 2000
 MAX_ANSWER_CHARS = 10_000
 
 
 class HistoryTurn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(max_length=MAX_TEXT_CHARS)
+    question: str = Field(description="A previous question (at most `limits.max_question_chars` of /api/health).")
     answer: str | None = Field(None, max_length=MAX_ANSWER_CHARS)
 
 
@@ -26,11 +27,13 @@ class AnswerRequest(BaseModel):
 
     question: str = Field(
         description="The question, in French or English; it must contain a visible character "
-        "(control and formatting characters are removed first, and a question left empty is refused with 422).",
+        "(control and formatting characters are removed first, and a question left empty is refused with 422). "
+        "At most ASSISTANT_MAX_QUESTION_CHARS characters (2,000 unless configured; `limits` of /api/health).",
         min_length=1,
-        max_length=MAX_TEXT_CHARS,
     )
-    top_k: int = Field(5, ge=1, le=20, description="How many passages to cite.")
+    top_k: int | None = Field(
+        None, ge=1, le=MAX_TOP_K, description="How many passages to cite; unset, ASSISTANT_TOP_K (5 unless configured)."
+    )
     history: list[HistoryTurn] = Field(
         default_factory=list, max_length=MAX_HISTORY_TURNS, description="Earlier turns, oldest first, for follow-ups."
     )
@@ -92,6 +95,12 @@ class DocumentOut(BaseModel):
     pages: list[int] = Field(default_factory=list, description="Offset where each page starts (PDF).")
 
 
+class Limits(BaseModel):
+    max_question_chars: int = Field(description="Longest question accepted (ASSISTANT_MAX_QUESTION_CHARS).")
+    top_k: int = Field(description="Passages cited when a request does not say (ASSISTANT_TOP_K).")
+    max_top_k: int = Field(description="Most passages a request may ask for.")
+
+
 class Health(BaseModel):
     status: str = Field(description="'ok', or 'no_index' when the index must be built.")
     model: str
@@ -99,6 +108,7 @@ class Health(BaseModel):
     index_version: str | None
     documents: int
     passages: int
+    limits: Limits = Field(description="The server's limits, for clients (the chat page reads them).")
 
 
 class ErrorOut(BaseModel):
