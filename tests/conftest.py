@@ -92,7 +92,9 @@ def live(settings: Settings, assistant: Assistant) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

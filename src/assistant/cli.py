@@ -158,6 +158,9 @@ def serve(
         # the app answers 503 + Retry-After past max_in_flight API requests; this is the
         # backstop against floods of connections that never send a request
         limit_concurrency=4 * settings.max_in_flight + 64,
+        # the app reads X-Forwarded-For itself, from ASSISTANT_TRUSTED_PROXIES only (uvicorn
+        # would trust it from 127.0.0.1, which any local process can be)
+        proxy_headers=False,
         timeout_graceful_shutdown=30,  # Ctrl+C / SIGTERM: requests in progress finish first
     )
 

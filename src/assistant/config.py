@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
     cors_origins: str | None = Field(
         None, description="Comma-separated origins allowed to call the API from a browser; unset, none."
     )
+    trusted_proxies: str | None = Field(
+        None,
+        description="Comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
+        "names the client (for rate limits); unset, the connection's address is the client.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
 
@@ -84,10 +90,20 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in (self.cors_origins or "").split(",") if o.strip()]
 
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in (self.trusted_proxies or "").split(",") if p.strip()]
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if any(len(k) < 16 for k in self.api_key_list()):
             raise ValueError("every API key must have at least 16 characters")
+        for proxy in self.trusted_proxy_list():
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {proxy!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)"
+                ) from None
         if self.passage_min_words > self.passage_max_words:
             raise ValueError("passage_min_words must not exceed passage_max_words")
         known = {f"ASSISTANT_{name.upper()}" for name in type(self).model_fields}

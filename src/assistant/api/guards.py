@@ -6,11 +6,21 @@ seen (or as soon as a chunked body passes the limit); missing or wrong API keys 
 (when keys are configured); a client over its rate 429, and a server at its limit of
 requests in progress 503, both with `Retry-After`. Every refusal is a JSON
 `{"detail": ...}` like the routes' own errors.
+
+Wrong keys (API keys, and the admin key of POST /api/index) are limited on their own,
+always: past `AUTH_FAILURES_PER_MINUTE` 401s, a client's keyed requests get 429 until its
+allowance refills, so keys cannot be tried at full speed. /api/health is never limited
+nor counted: probes must see a busy server as alive.
+
+The client is the connection's peer address; behind a reverse proxy listed in
+`ASSISTANT_TRUSTED_PROXIES`, it is the address that proxy (and any trusted proxy before
+it) received the request from, read from `X-Forwarded-For` right to left.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import math
 import threading
@@ -26,7 +36,9 @@ from assistant.config import Settings
 # Paths an API key opens when keys are configured; /api/health stays open for probes and
 # /api/index has its own admin key.
 KEYED = ("/api/answer", "/api/documents")
+HEALTH = "/api/health"
 MAX_CLIENTS = 10_000  # rate-limit buckets kept; the least recently seen go first
+AUTH_FAILURES_PER_MINUTE = 10  # wrong keys a client may send a minute (bursts of as many)
 
 
 class _TooLarge(HTTPException):
@@ -53,17 +65,48 @@ class _Buckets:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def wait(self, client: str) -> float:
-        """0 when the request may go now (and it is counted), else seconds until it may."""
+    def wait(self, client: str, take: bool = True) -> float:
+        """0 when the client has a request left now (counted unless not `take`), else seconds until it has."""
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.pop(client, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
             wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-            self._buckets[client] = (tokens - 1 if wait == 0 else tokens, now)
+            self._buckets[client] = (tokens - 1 if wait == 0 and take else tokens, now)
             while len(self._buckets) > MAX_CLIENTS:
                 self._buckets.popitem(last=False)
         return wait
+
+
+def _parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+class _Clients:
+    """Who a request comes from: the peer, or what trusted proxies say it received it from."""
+
+    def __init__(self, trusted: list[str]) -> None:
+        self.trusted = [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+    def _is_trusted(self, address: str) -> bool:
+        parsed = _parse_address(address)
+        return parsed is not None and any(parsed in network for network in self.trusted)
+
+    def of(self, scope: Scope, headers: Headers) -> str:
+        client = str((scope.get("client") or ("unknown", 0))[0])
+        if not self.trusted or not self._is_trusted(client):
+            return client
+        hops = [h.strip() for value in headers.getlist("x-forwarded-for") for h in value.split(",") if h.strip()]
+        for hop in reversed(hops):  # the rightmost hop not added by a trusted proxy is the client
+            if _parse_address(hop) is None:
+                return client  # garbage from beyond the proxies: the last trusted hop is all we know
+            client = hop
+            if not self._is_trusted(hop):
+                return client
+        return client
 
 
 class Guard:
@@ -74,6 +117,8 @@ class Guard:
         self.buckets = _Buckets(settings.rate_limit) if settings.rate_limit else None
         self.max_in_flight = settings.max_in_flight
         self.in_flight = 0
+        self.failures = _Buckets(AUTH_FAILURES_PER_MINUTE)
+        self.clients = _Clients(settings.trusted_proxy_list())
 
     def _key_ok(self, headers: Headers) -> bool:
         given = headers.get("x-api-key") or ""
@@ -97,7 +142,21 @@ class Guard:
             if int(length) > self.max_body:
                 await _refuse(send, 413, f"the request body is larger than {self.max_body} bytes")
                 return
-        if self.keys and scope["path"].startswith(KEYED) and not self._key_ok(headers):
+        if scope["path"] == HEALTH:  # probes: no key, no rate, no cap
+            await self._limited(scope, receive, send, None)
+            return
+        client = self.clients.of(scope, headers)
+        keyed = bool(self.keys) and scope["path"].startswith(KEYED)
+        if keyed or scope["path"] == "/api/index":
+            wait = self.failures.wait(client, take=False)
+            if wait:
+                retry = str(math.ceil(wait))
+                await _refuse(
+                    send, 429, f"too many wrong keys from this address: retry in {retry} s", {"Retry-After": retry}
+                )
+                return
+        if keyed and not self._key_ok(headers):
+            self.failures.wait(client)
             await _refuse(
                 send,
                 401,
@@ -105,8 +164,7 @@ class Guard:
                 {"WWW-Authenticate": "Bearer"},
             )
             return
-        if self.buckets is not None and scope["path"] != "/api/health":
-            client = (scope.get("client") or ("unknown", 0))[0]
+        if self.buckets is not None:
             wait = self.buckets.wait(client)
             if wait:
                 retry = str(math.ceil(wait))
@@ -117,12 +175,13 @@ class Guard:
             return
         self.in_flight += 1  # the event loop is one thread: no lock needed
         try:
-            await self._limited(scope, receive, send)
+            await self._limited(scope, receive, send, client)
         finally:
             self.in_flight -= 1
 
-    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The request, with its body counted as it arrives (chunked bodies carry no length)."""
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, client: str | None) -> None:
+        """The request, with its body counted as it arrives (chunked bodies carry no length), and
+        a 401 from a route (the admin key) counted against `client`'s wrong keys."""
         received = 0
         started = False
 
@@ -139,6 +198,8 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if message["status"] == 401 and client is not None:
+                    self.failures.wait(client)
             await send(message)
 
         try:
