@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "screenshots"
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"  # test-only, MPL-2.0
 HOSTILE = (
     "Security notice about hostile markup\n\n"
     "This security notice quotes hostile markup on purpose: <img src=x onerror=alert(1)> and "
@@ -141,7 +142,15 @@ def test_questions_in_both_directions_and_the_source_viewer(page) -> None:  # ty
     assert card.locator(".lang-badge").inner_text().strip().upper() == "EN"
     assert "21 countries" in first.locator(".answer-text").inner_text()
     assert "0." in card.locator(".citation-why").inner_text()  # why it matched: similarity (and shared words)
-    assert first.locator("button.cite-marker").count() >= 1
+    # one marker, the passage the answer sentence is quoted from; the others are related passages
+    marker = first.locator("button.cite-marker")
+    assert marker.count() == 1
+    number = marker.inner_text().strip("[] ")
+    source = first.locator(".citation-list").first.locator(".citation-card")
+    assert source.count() == 1 and source.locator(".citation-number").inner_text() == f"[{number}]"
+    assert "21 countries" in source.locator("mark.answer-highlight").inner_text()
+    related = first.locator(".citations-heading.related")
+    assert related.count() == 0 or "Related passages" in related.inner_text()
     page.screenshot(path=str(SHOTS / "answer-fr-question.png"), full_page=True)
 
     card.click()
@@ -234,7 +243,7 @@ def test_keyboard_only_and_phone_width(browser, server: str) -> None:  # type: i
     assert width <= 375, f"horizontal scrolling on a phone: {width}px"
     page.screenshot(path=str(SHOTS / "phone.png"), full_page=True)
 
-    page.locator(".citation-card").first.focus()
+    page.locator(".citation-card button.citation-open").first.focus()
     page.keyboard.press("Enter")
     page.locator("dialog#source-viewer").wait_for(state="visible")
     page.keyboard.press("Escape")
@@ -267,3 +276,33 @@ def test_with_api_keys_the_page_asks_for_one(browser, tmp_path_factory, model_ca
         answer.wait_for(timeout=30_000)
         assert "21 countries" in answer.inner_text()
         context.close()
+
+
+def _serious_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """axe-core's serious and critical violations on the page as it is now."""
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")  # through DevTools: the page's CSP allows no inline script
+    found = page.evaluate("axe.run(document, {resultTypes: ['violations']}).then(r => r.violations)")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_no_serious_accessibility_violations(page) -> None:  # type: ignore[no-untyped-def]
+    assert _serious_violations(page) == []  # the empty page
+    _ask(page, "Combien de pays l'équipe du MEDEF a-t-elle visités ?", 1)
+    abstained = _ask(page, "Quelle est la recette de la tarte tatin ?", 2)
+    abstained.locator("details.closest").evaluate_all("els => els.forEach(e => { e.open = true; })")
+    assert _serious_violations(page) == []  # an answer with its cards, and an abstention with its passages
+    # a screen reader gets the passage, its highlighted answer, the why line and the score
+    card = page.locator(".message.assistant").first.locator(".citation-card").first
+    assert card.get_attribute("role") is None and card.get_attribute("aria-label") is None
+    spoken = card.evaluate("c => c.innerText")
+    assert "21 countries" in spoken and "Relevance" in spoken and "similarity" in spoken
+    page.locator(".citation-card button.citation-open").first.click()
+    page.locator("dialog#source-viewer").wait_for(state="visible")
+    assert _serious_violations(page) == []  # the source viewer
+    page.keyboard.press("Escape")
+    page.emulate_media(color_scheme="dark")
+    assert _serious_violations(page) == []  # the dark theme's contrasts

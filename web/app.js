@@ -228,29 +228,36 @@
     return article;
   }
 
+  /** One cited passage: an article whose title is a real button (it opens the document),
+      with the passage, its highlighted answer, the "why" line and the score all readable. */
   function renderCard(response, index) {
     var citation = response.citations[index];
     var title = str(citation.title) || str(citation.document_id);
-    var card = el("div", "citation-card");
-    card.tabIndex = 0;
-    card.setAttribute("role", "button");
+    var card = el("article", "citation-card");
     card.dataset.documentId = str(citation.document_id);
     card.dataset.citation = String(index);
-    card.setAttribute("aria-label", t("cardLabel")(index + 1, title));
 
     var head = el("div", "citation-head");
-    head.appendChild(el("span", "citation-number", "[" + (index + 1) + "]"));
+    var open = el("button", "citation-open");
+    open.type = "button";
+    open.dataset.citation = String(index);
+    open.title = t("cardLabel")(index + 1, title);
+    open.appendChild(el("span", "citation-number", "[" + (index + 1) + "]"));
+    open.appendChild(document.createTextNode(" "));
     var titleNode = el("span", "citation-title", title);
     setLangAttr(titleNode, citation.language);
-    head.appendChild(titleNode);
-    var badge = el("span", "lang-badge", badgeText(citation.language));
+    open.appendChild(titleNode);
+    head.appendChild(open);
+    var badge = el("abbr", "lang-badge", badgeText(citation.language));
     badge.title = languageName(citation.language);
     head.appendChild(badge);
     if (typeof citation.page === "number") {
       head.appendChild(el("span", "citation-page", t("page")(citation.page)));
     }
-    var score = el("span", "score", formatScore(citation.score));
+    var score = el("span", "score");
     score.title = t("scoreTitle");
+    score.appendChild(el("span", "sr-only", t("scoreLabel") + " "));
+    score.appendChild(document.createTextNode(formatScore(citation.score)));
     head.appendChild(score);
     card.appendChild(head);
     if (str(citation.section)) {
@@ -259,10 +266,11 @@
       card.appendChild(section);
     }
 
-    var textNode = el("div", "citation-text");
+    var textNode = el("blockquote", "citation-text");
     setLangAttr(textNode, citation.language);
     var range = answerRangeInPassage(response, index);
-    appendMarked(textNode, str(citation.text), range, "answer-highlight");
+    var mark = appendMarked(textNode, str(citation.text), range, "answer-highlight");
+    if (mark) mark.insertBefore(el("span", "sr-only", t("answerHere") + " "), mark.firstChild);
     if (range) card.classList.add("has-answer");
     card.appendChild(textNode);
 
@@ -275,11 +283,34 @@
     return card;
   }
 
-  function renderCitations(response) {
-    var list = el("div", "citations");
-    list.setAttribute("aria-label", t("sourcesLabel"));
-    for (var i = 0; i < response.citations.length; i++) list.appendChild(renderCard(response, i));
+  function cardList(response, indices) {
+    var list = el("ol", "citation-list");
+    indices.forEach(function (i) {
+      var item = el("li");
+      item.appendChild(renderCard(response, i));
+      list.appendChild(item);
+    });
     return list;
+  }
+
+  /** The passage that holds the answer sentence ("Source"), then the others ("Related passages");
+      without an answer sentence, the passages alone. */
+  function renderCitations(response, primary) {
+    var wrap = el("section", "citations");
+    wrap.setAttribute("aria-label", t("sourcesLabel"));
+    var all = response.citations.map(function (_, i) { return i; });
+    if (primary < 0) {
+      wrap.appendChild(cardList(response, all));
+      return wrap;
+    }
+    wrap.appendChild(el("h3", "citations-heading", t("sourceHeading")));
+    wrap.appendChild(cardList(response, [primary]));
+    var others = all.filter(function (i) { return i !== primary; });
+    if (others.length) {
+      wrap.appendChild(el("h3", "citations-heading related", t("relatedHeading")(others.length)));
+      wrap.appendChild(cardList(response, others));
+    }
+    return wrap;
   }
 
   function renderAssistantMessage(turn, index) {
@@ -304,7 +335,7 @@
         var summary = el("summary", null, qStrings.closest(citations.length));
         summary.lang = qLang;
         details.appendChild(summary);
-        details.appendChild(renderCitations(response));
+        details.appendChild(renderCitations(response, -1));
         details.addEventListener("toggle", function () {
           if (details.open) {
             openClosest[index] = true;
@@ -335,21 +366,17 @@
       fallback.lang = qLang;
       answerText.appendChild(fallback);
     }
-    // One marker per source, in the order of the cards; the passage the sentence comes from is emphasised.
-    citations.forEach(function (_, ci) {
+    // One marker: the passage the sentence is quoted from (the other passages are related, not sources of it).
+    if (primary >= 0 && answer && typeof answer.text === "string" && answer.text) {
       answerText.appendChild(document.createTextNode(" "));
-      var marker = el("button", "cite-marker", "[" + (ci + 1) + "]");
+      var marker = el("button", "cite-marker primary", "[" + (primary + 1) + "]");
       marker.type = "button";
-      marker.dataset.citation = String(ci);
-      var label = t("markerLabel")(ci + 1, str(citations[ci].title) || str(citations[ci].document_id));
-      if (ci === primary) {
-        marker.classList.add("primary");
-        label += " (" + t("markerPrimary") + ")";
-      }
+      marker.dataset.citation = String(primary);
+      var label = t("markerLabel")(primary + 1, str(citations[primary].title) || str(citations[primary].document_id));
       marker.setAttribute("aria-label", label);
       marker.title = label;
       answerText.appendChild(marker);
-    });
+    }
     article.appendChild(answerText);
 
     var meta = el("p", "answer-meta");
@@ -362,7 +389,7 @@
       meta.appendChild(el("span", "took", t("tookMs")(Math.round(response.took_ms))));
     }
     if (meta.childNodes.length) article.appendChild(meta);
-    if (citations.length) article.appendChild(renderCitations(response));
+    if (citations.length) article.appendChild(renderCitations(response, primary));
     return article;
   }
 
@@ -843,33 +870,15 @@
   }
 
   els.conversation.addEventListener("click", function (event) {
-    var marker = event.target.closest("button.cite-marker");
-    if (marker) {
-      activate(marker);
+    var button = event.target.closest("button.cite-marker, button.citation-open");
+    if (button) {
+      activate(button);
       return;
     }
+    // a click anywhere on a card opens it too (for the mouse; keyboards use its title button),
+    // unless it ends a text selection
     var card = event.target.closest(".citation-card");
     if (card && !selectionInside(card)) activate(card);
-  });
-
-  els.conversation.addEventListener("keydown", function (event) {
-    var card = event.target;
-    if (!card.classList || !card.classList.contains("citation-card")) return;
-    if (event.key === "Enter") {
-      event.preventDefault(); // also stops the keypress that would click the dialog's close button
-      if (!event.repeat) activate(card);
-    } else if (event.key === " " || event.key === "Spacebar") {
-      event.preventDefault(); // no page scroll; activates on keyup, like a button
-    }
-  });
-
-  els.conversation.addEventListener("keyup", function (event) {
-    var card = event.target;
-    if (!card.classList || !card.classList.contains("citation-card")) return;
-    if (event.key === " " || event.key === "Spacebar") {
-      event.preventDefault();
-      activate(card);
-    }
   });
 
   els.form.addEventListener("submit", function (event) {
