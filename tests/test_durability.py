@@ -94,10 +94,14 @@ def test_an_io_error_at_any_sync_or_rename_keeps_the_previous_version(tmp_path: 
                 with pytest.raises(IndexWriteError, match=os.strerror(code)) as failure:
                     Assistant(settings, HashEmbedder()).build()
             served = current_version(settings.index)
-            # up to the switch of CURRENT the old version stays; a failure after it (syncing the
-            # folder) leaves the complete new one: never a half-built index
-            assert served is not None
-            assert f"version {served} is unchanged" in str(failure.value) or served != first
+            # up to the switch of CURRENT the old version stays; a failure after it (the last
+            # fsync, of the index folder) leaves the complete new one: never a half-built index
+            if kind == "fsync" and n == total:
+                assert served not in (None, first)
+                assert f"the new version {served} is complete and served" in str(failure.value)
+            else:
+                assert served == first
+                assert f"version {first} is unchanged and still served" in str(failure.value)
             load_version(settings.index)
             leftovers = [p.name for p in (settings.index / VERSIONS).iterdir() if p.name.startswith(".staging")]
             assert leftovers == []

@@ -112,11 +112,10 @@ def test_a_failed_rebuild_is_reported_and_the_service_keeps_answering(client: Te
 def test_watch_mode_rebuilds_after_changes_settle(served: Settings) -> None:
     with TestClient(create_app(served, Assistant(served, HashEmbedder()), watch_corpus=True)) as c:
         before = c.get("/api/health").json()["index_version"]
-        time.sleep(0.5)  # let the watcher start
+        assert c.app.state.watching.wait(30), "the corpus watch did not start"  # type: ignore[attr-defined]
         (served.corpus / "en-medef-digital-disruption-lab.txt").unlink()
-        deadline = time.time() + 30
-        while time.time() < deadline and c.get("/api/health").json()["index_version"] == before:
-            time.sleep(0.2)
+        assert c.app.state.rebuilder.finished(1, timeout=60), "no rebuild followed the change"  # type: ignore[attr-defined]
+        c.app.state.assistant.settle(timeout=30)  # type: ignore[attr-defined]
         health = c.get("/api/health").json()
         assert health["index_version"] != before and health["documents"] == 1
         assert c.get("/api/index").json()["trigger"] == "watch"
@@ -131,31 +130,37 @@ def test_a_full_or_read_only_disk_fails_the_rebuild_not_the_service(
     before = client.post("/api/answer", json={"question": "MEDEF"}).json()["index_version"]
     (served.corpus / "new.txt").write_text("A new document about the Digital Disruption Lab.\n")
 
+    in_build, release = threading.Event(), threading.Event()
+
     def no_space(fd: int) -> None:
-        time.sleep(0.2)  # the failing write takes a moment, while questions come in
+        in_build.set()  # the rebuild has reached its first write; it fails once the test says so
+        assert release.wait(30)
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(os, "fsync", no_space)
     assert client.post("/api/index", headers={"Authorization": f"Bearer {KEY}"}).status_code == 202
-    answers = []
-    while client.get("/api/index").json()["state"] == "running":
-        answers.append(client.post("/api/answer", json={"question": "Digital Disruption Lab"}))
+    assert in_build.wait(30)
+    answers = [client.post("/api/answer", json={"question": "Digital Disruption Lab"}) for _ in range(3)]
+    assert client.get("/api/index").json()["state"] == "running"  # they were answered during the rebuild
+    release.set()
     state = _wait(client)
     assert state["state"] == "failed" and os.strerror(code) in state["error"]
     assert f"version {before} is unchanged" in state["error"]
-    assert answers and all(r.status_code == 200 and r.json()["index_version"] == before for r in answers)
+    assert all(r.status_code == 200 and r.json()["index_version"] == before for r in answers)
     assert client.post("/api/answer", json={"question": "MEDEF"}).json()["index_version"] == before
 
 
 def test_shutdown_lets_requests_in_progress_finish(served: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     assistant = Assistant(served, HashEmbedder())
     answer = assistant.answer
+    started, release = threading.Event(), threading.Event()
 
-    def slow_answer(*args, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(1.0)  # a request still in progress when the server is told to stop
+    def held_answer(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started.set()  # a request in progress when the server is told to stop
+        assert release.wait(30)
         return answer(*args, **kwargs)
 
-    monkeypatch.setattr(assistant, "answer", slow_answer)
+    monkeypatch.setattr(assistant, "answer", held_answer)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -165,11 +170,20 @@ def test_shutdown_lets_requests_in_progress_finish(served: Settings, monkeypatch
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
-        time.sleep(0.02)
+        time.sleep(0.02)  # uvicorn offers no event for "listening"
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(httpx.post, f"http://127.0.0.1:{port}/api/answer", json={"question": "MEDEF"}, timeout=30)
-        time.sleep(0.3)
+        assert started.wait(30)
         server.should_exit = True  # what SIGTERM / Ctrl+C do
+        deadline = time.monotonic() + 30
+        while True:  # the shutdown has begun once the server stops taking connections
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                break
+            assert time.monotonic() < deadline, "the server kept accepting connections"
+            time.sleep(0.05)
+        release.set()
         response = pending.result()
     thread.join(timeout=30)
     assert response.status_code == 200 and response.json()["citations"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.answer import message
 from assistant.errors import BadQuestion
 from assistant.service import Assistant, Turn
 
@@ -49,7 +50,10 @@ def test_off_topic_questions_abstain(assistant: Assistant) -> None:
     for q in ("What is the capital of Australia?", "Quelle est la recette de la tarte tatin ?"):
         answer = assistant.answer(q)
         assert answer.abstained and answer.answer is None, q
-    assert "documents" in assistant.answer("Quelle est la recette de la tarte tatin ?").message
+    # the message is the question's language's, not the other one's
+    assert assistant.answer("Quelle est la recette de la tarte tatin ?").message == message("abstain", "fr")
+    assert assistant.answer("What is the capital of Australia?").message == message("abstain", "en")
+    assert message("abstain", "fr") != message("abstain", "en")
 
 
 def test_follow_up_uses_the_conversation(assistant: Assistant) -> None:

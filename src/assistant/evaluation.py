@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import shutil
 import statistics
@@ -148,6 +149,15 @@ def auroc(positive: list[float], negative: list[float]) -> float:
     return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * len(negative)))
 
 
+def _rounded(value: float) -> float | None:
+    """3 decimals; None (JSON null, "n/a" on screen) where undefined: JSON has no NaN."""
+    return None if math.isnan(value) else round(value, 3)
+
+
+def _f3(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
@@ -263,14 +273,14 @@ def near_topic_sample(
 Outcome = tuple[Question, Answer, bool, float]  # question, answer, answerable, dense top-1 score
 
 
-def _rates(outcomes: list[Outcome]) -> dict[str, float]:
+def _rates(outcomes: list[Outcome]) -> dict[str, float | None]:
     answers = [(a, ok, d) for _, a, ok, d in outcomes]
     pos = [a for a, ok, _ in answers if ok]
     neg = [a for a, ok, _ in answers if not ok]
     return {
         "questions": len(answers),
-        "AUROC": round(auroc([a.confidence for a in pos], [a.confidence for a in neg]), 3),
-        "dense_top1_AUROC": round(auroc([d for _, ok, d in answers if ok], [d for _, ok, d in answers if not ok]), 3),
+        "AUROC": _rounded(auroc([a.confidence for a in pos], [a.confidence for a in neg])),
+        "dense_top1_AUROC": _rounded(auroc([d for _, ok, d in answers if ok], [d for _, ok, d in answers if not ok])),
         "answered_when_answerable": round(sum(not a.abstained for a in pos) / max(1, len(pos)), 3),
         "abstained_when_not": round(sum(a.abstained for a in neg) / max(1, len(neg)), 3),
     }
@@ -367,15 +377,15 @@ def format_report(report: dict[str, Any]) -> str:
         lines += [
             "",
             f"abstention, index of {a['indexed_passages']} passages (half of the articles held out); "
-            f"{a['questions']} fr+en questions: AUROC {a['AUROC']:.3f} "
-            f"(dense top-1 alone {a['dense_top1_AUROC']:.3f}), "
+            f"{a['questions']} fr+en questions: AUROC {_f3(a['AUROC'])} "
+            f"(dense top-1 alone {_f3(a['dense_top1_AUROC'])}), "
             f"answered {a['answered_when_answerable']:.3f} of answerable, abstained on {a['abstained_when_not']:.3f} "
             "of the others",
         ]
         for name, s in a["by_slice"].items():
             lines.append(
-                f"  {name:<8} {s['questions']:>4} questions: AUROC {s['AUROC']:.3f} "
-                f"(dense {s['dense_top1_AUROC']:.3f}), "
+                f"  {name:<8} {s['questions']:>4} questions: AUROC {_f3(s['AUROC'])} "
+                f"(dense {_f3(s['dense_top1_AUROC'])}), "
                 f"answered {s['answered_when_answerable']:.3f}, abstained {s['abstained_when_not']:.3f}"
             )
         if a.get("near_topic"):

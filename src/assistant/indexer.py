@@ -213,14 +213,18 @@ def build_index(
     When nothing changed, no version is written.
     """
     began = time.perf_counter()
+    before = current_version(index)
     try:
         report = _locked_build(settings, embedder, corpus, index, progress, full, on_phase)
     except (OSError, sqlite3.Error) as exc:
         served = current_version(index)
-        raise IndexWriteError(
-            f"the index in {index}/ could not be updated ({exc}); "
-            + (f"version {served} is unchanged and still served" if served else "no index was written")
-        ) from exc
+        if served is None:
+            outcome = "no index was written"
+        elif served == before:
+            outcome = f"version {served} is unchanged and still served"
+        else:  # the failure came after the switch (syncing the folder): the new version is whole
+            outcome = f"the new version {served} is complete and served, but may not survive a power cut yet"
+        raise IndexWriteError(f"the index in {index}/ could not be updated ({exc}); {outcome}") from exc
     report.seconds = time.perf_counter() - began
     return report
 

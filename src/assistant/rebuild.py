@@ -41,6 +41,7 @@ class Rebuilder:
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
         self._lock = threading.Lock()
+        self._finished = threading.Condition(self._lock)
         self._state = RebuildState()
         self._pending = False
         self._thread: threading.Thread | None = None
@@ -67,6 +68,11 @@ class Rebuilder:
         if thread is not None:
             thread.join(timeout)
 
+    def finished(self, runs: int, timeout: float | None = None) -> bool:
+        """Wait until `runs` rebuilds have finished (done or failed) since the start; False on timeout."""
+        with self._finished:
+            return self._finished.wait_for(lambda: self._state.runs >= runs, timeout)
+
     def _run(self) -> None:
         while True:
             try:
@@ -88,6 +94,7 @@ class Rebuilder:
             with self._lock:
                 self._state.finished_at = time.time()
                 self._state.runs += 1
+                self._finished.notify_all()
                 if not self._pending:
                     return
                 self._pending = False
@@ -104,11 +111,23 @@ class Rebuilder:
             self._state.state, self._state.phase, self._state.error = "failed", None, message
 
 
-def watch(corpus: Path, rebuilder: Rebuilder, stop: threading.Event, debounce_ms: int = 1500) -> None:
-    """Rebuild after changes under `corpus` settle (watchfiles groups changes for `debounce_ms`)."""
+def watch(
+    corpus: Path,
+    rebuilder: Rebuilder,
+    stop: threading.Event,
+    debounce_ms: int = 1500,
+    ready: threading.Event | None = None,
+) -> None:
+    """Rebuild after changes under `corpus` settle (watchfiles groups changes for `debounce_ms`).
+    `ready` is set once the watch is in place (its first wake-up), so no change before it counts."""
     from watchfiles import watch as watch_changes
 
-    for changes in watch_changes(corpus, debounce=debounce_ms, stop_event=stop, raise_interrupt=False):
+    changes_seen = watch_changes(
+        corpus, debounce=debounce_ms, stop_event=stop, raise_interrupt=False, yield_on_timeout=True, rust_timeout=1000
+    )
+    for changes in changes_seen:
+        if ready is not None:
+            ready.set()
         if changes:
             log.warning("corpus changed (%d files): rebuilding", len(changes))
             rebuilder.start("watch", queue=True)

@@ -133,10 +133,14 @@ def create_app(settings: Settings, assistant: Assistant | None = None, watch_cor
         app.state.assistant = service
         app.state.rebuilder = Rebuilder(service)
         stop = threading.Event()
+        app.state.watching = threading.Event()  # set once the corpus watch is in place
         watcher = None
         if watch_corpus:
             watcher = threading.Thread(
-                target=watch, args=(settings.corpus, app.state.rebuilder, stop), name="assistant-watch", daemon=True
+                target=watch,
+                args=(settings.corpus, app.state.rebuilder, stop, 1500, app.state.watching),
+                name="assistant-watch",
+                daemon=True,
             )
             watcher.start()
         yield
