@@ -36,6 +36,14 @@ def test_ask_json_crosses_languages_both_ways(built: Settings) -> None:
     out = run("ask", "--top-k", "2", "Qui coordonne la French Tech Corporate Community ?", env=env)
     assert out.returncode == 0 and "[1]" in out.stdout and "[3]" not in out.stdout
 
+    # the question's keyword crosses languages as a cognate ("ambassadeur" / "ambassador"): the
+    # passage that says who the ambassador is comes first, not another one naming MEDEF more often
+    out = run("ask", "--json", "Qui est l'ambassadeur du MEDEF pour le numérique ?", env=env)
+    data = json.loads(out.stdout)
+    first = data["citations"][0]
+    assert first["language"] == "en" and "Olivier Midière, MEDEF’s ambassador for digital" in first["text"]
+    assert "ambassadeur" in first["matched_terms"] and data["answer"]["citation"] == 0
+
 
 def test_index_command_builds_and_reports(tmp_path: Path, model_cache: Path) -> None:
     corpus = tmp_path / "docs"

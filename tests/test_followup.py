@@ -67,8 +67,9 @@ def test_conversations(assistant: Assistant, first: str, follow_up: str, passage
     assert passage in answer.citations[0].text
     if sentence is not None:
         assert sentence in answer.answer.text, answer.answer
-    # the conversation is what made the difference, or at least did no harm
-    assert answer.confidence >= alone.confidence or passage in alone.citations[0].text
+    # with the conversation the assistant is surer than with the follow-up alone (which, for
+    # three of these five, cites another passage first or abstains)
+    assert answer.confidence > alone.confidence
 
 
 @pytest.mark.slow

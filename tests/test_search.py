@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.lexical import LexicalIndex, analyse, entity_terms
+from assistant.lexical import LexicalIndex
 from assistant.service import Assistant
+from assistant.text import analyse, entity_terms
 
 pytestmark = pytest.mark.slow
 
@@ -133,3 +134,20 @@ def test_each_language_is_scored_against_its_own_background() -> None:
     shifts = language_shifts(store, pool, size=5)  # type: ignore[arg-type]
     assert shifts["fr"] == 0.0 and abs(shifts["en"] - 0.05) < 1e-6
     assert language_shifts(store, pool, size=10) == {"fr": 0.0}  # too few English passages: left alone
+
+
+def test_keywords_cross_languages_as_cognates() -> None:
+    texts = [
+        "Olivier Midière is MEDEF's ambassador for digital.",
+        "MEDEF's role is to support MEDEF members and MEDEF partners.",
+        "The system starts every service at boot, even the network.",
+        "Les événements du système sont écrits dans le journal.",
+    ]
+    index = LexicalIndex.build(texts, ["en", "en", "en", "fr"])
+    scores, _ = index.scores("Qui est l'ambassadeur du MEDEF ?", "fr")
+    assert scores[0] > scores[1] > 0  # "ambassadeur" finds "ambassador"; MEDEF alone counts less
+    assert index.shared_terms(0, "Qui est l'ambassadeur du MEDEF ?", "fr") == ("ambassadeur", "MEDEF")
+    assert "system" in index.cognates(analyse("système", "fr"))  # the same stem in both languages
+    assert index.cognates(analyse("événements", "fr")) == []  # "even" is too short to be the same word
+    english, _ = index.scores("Which events does the system log?", "en")
+    assert english[3] > 0  # and the other way round: "system" finds "système"

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.lexical import analyse, entity_terms, fold
 from assistant.reader import Reader
 from assistant.store import StoredIndex
+from assistant.text import analyse, entity_terms, fold
 from assistant.types import AnswerSpan, Citation, Hit
 
 SENTENCE_CANDIDATES = 3  # the answer sentence is chosen within this many best passages

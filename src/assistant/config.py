@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -111,9 +110,3 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return self
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The settings from the environment, read once."""
-    return Settings()

@@ -18,6 +18,7 @@ from assistant.documents import Corpus, Skipped, load_corpus
 from assistant.embedding import Embedder
 from assistant.errors import IndexWriteError
 from assistant.language import detect_language
+from assistant.lexical import LexicalIndex
 from assistant.passages import chunk_document
 from assistant.store import (
     VERSIONS,
@@ -289,7 +290,8 @@ def _build(
         "skipped": [{"source": s.source, "reason": s.reason} for s in loaded.skipped],
     }
     phase("writing the new version")
-    version = save_version(index, passages, vectors, sentence_vectors, loaded.documents, manifest)
+    lexical = LexicalIndex.build([p.text for p in passages], [p.language for p in passages])
+    version = save_version(index, passages, vectors, sentence_vectors, lexical, loaded.documents, manifest)
     embedder.finish_build()  # the cache keeps what this version and the previous one use
     return BuildReport(
         version=version,

@@ -166,6 +166,7 @@ def save_version(
     passages: list[Passage],
     vectors: np.ndarray,
     sentence_vectors: np.ndarray,
+    lexical: LexicalIndex,
     documents: list[Document],
     manifest: dict[str, Any],
 ) -> str:
@@ -173,6 +174,8 @@ def save_version(
     n_sentences = sum(len(p.sentences) for p in passages)
     if vectors.shape[0] != len(passages) or sentence_vectors.shape[0] != n_sentences:
         raise ValueError("vector counts do not match the passages")
+    if lexical.weights.shape[0] != len(passages):
+        raise ValueError("the keyword index does not match the passages")
     versions = index_dir / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
     version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
@@ -208,7 +211,7 @@ def save_version(
                 for d in documents
             ],
         )
-        LexicalIndex.build([p.text for p in passages], [p.language for p in passages]).save(staging)
+        lexical.save(staging)
         with (staging / "sentences.npy").open("wb") as f:
             np.save(f, np.ascontiguousarray(sentence_vectors, dtype=np.float32), allow_pickle=False)
         full = dict(manifest)

@@ -7,9 +7,8 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -20,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant import __version__
 from assistant.api.guards import Guard
+from assistant.api.routes import router
 from assistant.config import Settings
 from assistant.errors import AssistantError, BadQuestion, IndexMismatch, IndexMissing, ModelError
 from assistant.rebuild import Rebuilder, watch
@@ -38,14 +38,6 @@ def web_dir() -> Path:
     """The chat page: bundled in the wheel, or web/ of a source checkout."""
     packaged = Path(__file__).resolve().parents[1] / "web"
     return packaged if packaged.is_dir() else Path(__file__).resolve().parents[3] / "web"
-
-
-async def get_assistant(request: Request) -> Assistant:
-    """`async`: a plain function would cost every request a hop through the threadpool."""
-    return request.app.state.assistant  # type: ignore[no-any-return]
-
-
-AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 
 
 _SECURITY_HEADERS = [
@@ -180,8 +172,6 @@ def create_app(settings: Settings, assistant: Assistant | None = None, watch_cor
     @app.exception_handler(ModelError)
     async def unavailable(request: Request, exc: AssistantError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
-
-    from assistant.api.routes import router
 
     app.include_router(router)
     static = web_dir()

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from assistant.api.app import AssistantDep
+from assistant.api.deps import AssistantDep
 from assistant.api.schemas import (
     AnswerRequest,
     AnswerResponse,
