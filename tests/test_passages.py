@@ -121,26 +121,6 @@ def test_passages_stay_within_sections_and_know_their_heading_path() -> None:
     ]
 
 
-def test_a_heading_cut_from_its_text_by_boilerplate_is_not_a_passage_alone() -> None:
-    from assistant.readers.text import markdown_blocks
-
-    text = (
-        "# 11. Conversion\n\n## 11.1.1. Convert a text file with iconv\n\nTip\n\n"
-        "The iconv command converts the encoding of a text file. It is in the libc6 package.\n\n"
-        "## 11.1.2. Check the encoding\n\nThe file command guesses the encoding of a file.\n"
-    )
-    blocks = markdown_blocks(text)
-    tip = next(i for i, b in enumerate(blocks) if text[b.start : b.end] == "Tip")  # the theme's label
-    passages = chunk_document("d", text, "en", min_words=1, max_words=200, blocks=blocks, skip=frozenset({tip}))
-    assert [p.text.split("\n")[0] for p in passages] == [
-        "The iconv command converts the encoding of a text file. It is in the libc6 package.",
-        "11.1.2. Check the encoding",
-    ]
-    # the bare heading is not cited alone: it is the section of the passage under it
-    assert passages[0].section == "11. Conversion › 11.1.1. Convert a text file with iconv"
-    assert all(text[p.start : p.end] == p.text and "Tip" not in p.text for p in passages)
-
-
 def test_plain_text_without_headings_has_no_section() -> None:
     passages = chunk_document("d", "One sentence here. Another one there.", "en", min_words=1)
     assert [p.section for p in passages] == [None]

@@ -218,9 +218,7 @@ def chunk_document(
         else:
             sections[-1][1].extend(units)
     passages: list[Passage] = []
-    for k, (section, units) in enumerate(sections):
-        if _only_a_heading_before_its_content(sections, k):
-            continue
+    for section, units in sections:
         for group in _pack(text, units, min_words, max_words, overlap_sentences, guess_headings=not structured):
             start, end = group[0].start, group[-1].end
             passages.append(
@@ -236,17 +234,6 @@ def chunk_document(
                 )
             )
     return passages
-
-
-def _only_a_heading_before_its_content(sections: list[tuple[str | None, list[Span]]], k: int) -> bool:
-    """Section `k` is nothing but a heading, cut from the text under it by boilerplate between
-    them (a theme's "Tip" label, a repeated banner): a passage of it alone would cite a bare
-    title. Its heading is already in the section path of the passages that follow."""
-    path, units = sections[k]
-    if not all(u.kind == "heading" for u in units) or k + 1 >= len(sections):
-        return False
-    following = sections[k + 1][0]
-    return path is not None and following is not None and following.startswith(path)
 
 
 def _pack(
