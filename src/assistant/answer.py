@@ -21,6 +21,14 @@ FRAGMENT_WORDS = 6  # a unit of this many words or fewer is a fragment (a label,
 LABEL_WORDS = 15
 KEYWORD_WEIGHT = 0.2  # measured on the real-documents dev set (0.1: 8/20 answers hold; 0.2-0.45: 10/20)
 _ENDS_SENTENCE = re.compile(r"[.!?…:;)»”\"']\s*$")
+# A sentence that announces what follows ("… by the following.", "… can be:", "Voici …
+# suivantes :"): its answer is the command, list item or row under it.
+_INTRODUCES = re.compile(
+    r"(?::|\b(?:following|as follows|below|suivante?s?|comme suit|ci-dessous))\s*[.:]?\s*$", re.IGNORECASE
+)
+FOLLOWING_UNITS = 3  # lines of code, list items or rows quoted after an announcing sentence
+FOLLOWING_WORDS = 60
+_LISTED = ("code", "item", "row")  # the units an announcing sentence can introduce
 
 MESSAGES = {
     "abstain": {
@@ -164,5 +172,19 @@ def read(reader: Reader, question: str, ranked: list[Candidate]) -> tuple[Candid
     return top[best], float(logits[best])
 
 
-def span_of(candidate: Candidate) -> AnswerSpan:
-    return AnswerSpan(text=candidate.text, citation=candidate.citation, start=candidate.start, end=candidate.end)
+def span_of(candidate: Candidate, store: StoredIndex, hits: list[Hit]) -> AnswerSpan:
+    """The answer's quoted span: the sentence, and when it announces a command, a list or a
+    table ("Generate the keys by the following." / "$ ssh-keygen -t rsa"), the lines of code,
+    list items or rows right under it in the same passage (at most FOLLOWING_UNITS)."""
+    end = candidate.end
+    passage = hits[candidate.citation].passage
+    text = store.documents[passage.doc_id].text
+    if _INTRODUCES.search(candidate.text):
+        words = 0
+        following = [u for u in passage.sentences if u.start >= candidate.end][:FOLLOWING_UNITS]
+        for unit in following:
+            words += len(text[unit.start : unit.end].split())
+            if unit.kind not in _LISTED or "\n" not in text[end : unit.start] or words > FOLLOWING_WORDS:
+                break
+            end = unit.end
+    return AnswerSpan(text=text[candidate.start : end], citation=candidate.citation, start=candidate.start, end=end)

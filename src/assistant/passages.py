@@ -130,7 +130,7 @@ def split_sentences(text: str) -> list[Span]:
 
 def _block_units(text: str, block: Block) -> list[Span]:
     """The sentence units of a block: a heading is one, a table row one, a line of code one,
-    prose is split into sentences."""
+    prose is split into sentences (kind "item" inside a list item)."""
     if block.kind == "heading":
         return [Span(block.start, block.end, True, "heading")]
     if block.kind == "row":
@@ -142,7 +142,10 @@ def _block_units(text: str, block: Block) -> list[Span]:
             if s < e:
                 units.append(Span(s, e, not units, "code"))
         return units
-    return _split_range(text, block.start, block.end)
+    units = _split_range(text, block.start, block.end)
+    if block.kind == "item":  # a list item's sentences: what an announcing sentence lists
+        return [Span(u.start, u.end, u.opens_paragraph, "item") for u in units]
+    return units
 
 
 def section_paths(text: str, blocks: list[Block] | tuple[Block, ...]) -> list[str | None]:

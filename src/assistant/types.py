@@ -45,7 +45,7 @@ class Sentence:
 
     start: int
     end: int
-    kind: str = "sentence"  # or "heading", "code" (a line of code), "row" (a table row)
+    kind: str = "sentence"  # or "heading", "code" (a line of code), "row" (a table row), "item" (in a list item)
 
 
 @dataclass(frozen=True)

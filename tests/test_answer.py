@@ -1,0 +1,70 @@
+"""The quoted answer span (HashEmbedder: this is about offsets and structure, not retrieval)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.answer import Candidate, span_of
+from assistant.config import Settings
+from assistant.search import hybrid_search
+from assistant.service import Assistant
+
+from .conftest import HashEmbedder
+
+PAGE = """# SSH
+
+## Connecting without passwords
+
+Generate authentication keys locally and install the public key on the remote system by the following.
+
+```
+$ ssh-keygen -t rsa
+$ cat .ssh/id_rsa.pub | ssh user1@remote "cat - >>.ssh/authorized_keys"
+```
+
+## Protocols
+
+The protocol used on the GNOME desktop can be:
+
+- Wayland (display server protocol) (native)
+- X Window System core protocol (via xwayland)
+
+The server keeps a log. It is rotated every week: old logs are compressed.
+"""
+
+
+def _span_for(tmp_path: Path, sentence: str) -> tuple[str, str]:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "ssh.md").write_text(PAGE, encoding="utf-8")
+    settings = Settings(corpus=tmp_path / "corpus", index=tmp_path / "index", reader=False, passage_min_words=200)
+    assistant = Assistant(settings, HashEmbedder())
+    assistant.build()
+    store = assistant.store()
+    hits = hybrid_search(store, sentence, "en", HashEmbedder().encode_queries([sentence])[0], 5)
+    citation = next(i for i, h in enumerate(hits) if sentence in h.passage.text)
+    text = store.documents[hits[citation].passage.doc_id].text
+    start = text.index(sentence)
+    candidate = Candidate(0.0, citation, start, start + len(sentence), sentence, "SSH")
+    span = span_of(candidate, store, hits)
+    passage = hits[citation].passage
+    assert text[span.start : span.end] == span.text and passage.start <= span.start < span.end <= passage.end
+    return span.text, text
+
+
+def test_a_sentence_announcing_a_command_quotes_the_command(tmp_path: Path) -> None:
+    intro = "Generate authentication keys locally and install the public key on the remote system by the following."
+    quoted, _ = _span_for(tmp_path, intro)
+    assert quoted.startswith(intro) and "$ ssh-keygen -t rsa" in quoted and "authorized_keys" in quoted
+    assert "Protocols" not in quoted  # never past a heading
+
+
+def test_a_sentence_announcing_a_list_quotes_its_items(tmp_path: Path) -> None:
+    quoted, _ = _span_for(tmp_path, "The protocol used on the GNOME desktop can be:")
+    assert "Wayland (display server protocol) (native)" in quoted and "xwayland" in quoted
+    assert "log" not in quoted
+
+
+def test_an_ordinary_sentence_is_quoted_alone(tmp_path: Path) -> None:
+    # a colon inside the line, and the next sentence on the same line: nothing is added
+    quoted, _ = _span_for(tmp_path, "It is rotated every week: old logs are compressed.")
+    assert quoted == "It is rotated every week: old logs are compressed."
