@@ -92,3 +92,19 @@ def test_layout_tables_are_read_as_paragraphs() -> None:
     tip = "<table><tr><th>Astuce</th></tr><tr><td><p>Premier conseil.</p><p>Second conseil.</p></td></tr></table>"
     kinds = [(k, t) for k, _, t in _blocks(f"<body>{tip}</body>")]
     assert ("paragraph", "Premier conseil.") in kinds and ("paragraph", "Second conseil.") in kinds
+
+
+def test_a_paragraph_inside_a_list_item_is_the_item() -> None:
+    html = (
+        "<h1>7.2. Protocols</h1><p>The protocol on the GNOME desktop can be:</p>"
+        '<ul><li class="listitem"><p>Wayland (native)</p></li><li><p>X Window System</p><p>via xwayland</p></li></ul>'
+        "<p>After the list.</p>"
+    )
+    assert [(kind, text) for kind, _, text in _blocks(html)] == [
+        ("heading", "7.2. Protocols"),
+        ("paragraph", "The protocol on the GNOME desktop can be:"),
+        ("item", "Wayland (native)"),
+        ("item", "X Window System"),
+        ("item", "via xwayland"),
+        ("paragraph", "After the list."),
+    ]

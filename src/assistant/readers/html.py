@@ -138,7 +138,9 @@ class _Walker:
             self.out.add("row", " | ".join(c for c in cells if c))
         elif tag in _BLOCKS or tag in _ITEMS:
             self.flush()
-            self.kinds.append("item" if tag in _ITEMS else "paragraph" if tag not in _CELLS else self.kinds[-1])
+            # a paragraph inside a list item (<li><p>…</p></li>, as DocBook writes them) is still the item
+            inherited = self.kinds[-1] if tag in _CELLS or self.kinds[-1] == "item" else "paragraph"
+            self.kinds.append("item" if tag in _ITEMS else inherited)
             self.text(el.text)
             for child in el:
                 self.walk(child)
