@@ -122,3 +122,21 @@ def test_an_hnsw_build_uses_every_core_after_the_service_searched(
     (settings.corpus / "extra.txt").write_text("Trains leave the port of Marseille every hour.", encoding="utf-8")
     service.build()  # as `assistant index` does after a question, or `POST /api/index` in the server
     assert seen == [os.cpu_count() or 1] * 2
+
+
+def test_builds_within_one_second_keep_the_previous_version(small: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version names order by the second only; the previous version kept must be the one
+    written last, not the one whose random suffix sorts last."""
+    import assistant.store as store_module
+
+    suffixes = iter(["ffffffff", "eeeeeeee", "dddddddd"])  # each later build sorts first by name
+    monkeypatch.setattr(store_module.secrets, "token_hex", lambda n: next(suffixes))
+    monkeypatch.setattr(store_module.time, "strftime", lambda fmt, t=None: "20261202T000000Z" if "T" in fmt else "x")
+    builder = Assistant(small, HashEmbedder())
+    built = [builder.build().version]
+    for i in range(2):
+        (small.corpus / f"more-{i}.txt").write_text(f"More text number {i} about ports.", encoding="utf-8")
+        built.append(builder.build().version)
+    kept = sorted(p.name for p in (small.index / VERSIONS).iterdir() if not p.name.startswith("."))
+    assert kept == sorted(built[1:])  # the newest two, whatever their names
+    assert current_version(small.index) == built[2]

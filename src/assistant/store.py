@@ -268,7 +268,12 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 def _clean_old_versions(index_dir: Path, keep: str) -> None:
     versions = index_dir / VERSIONS
-    complete = sorted(p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # oldest first by when they were written: names only order by the second, and builds a
+    # second apart or less (tests, scripts) would otherwise lose the previous version
+    complete = sorted(
+        (p for p in versions.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: (p.stat().st_mtime_ns, p.name),
+    )
     for old in [p for p in complete if p.name != keep][: max(0, len(complete) - KEEP_VERSIONS)]:
         shutil.rmtree(old, ignore_errors=True)
     for staging in versions.glob(".staging-*"):
