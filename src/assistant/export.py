@@ -16,19 +16,15 @@ Inference on them is `runtime.py`'s.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
-import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import ModelError
-from assistant.files import cache_lock, file_digests, file_stamps, read_json
+from assistant.files import cache_lock, file_digests, file_stamps, publish_dir, read_json
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +162,8 @@ def prepare_export(identity: str, runtime: str, cache_dir: Path, export: Callabl
 
 def _export_into(target: Path, identity: str, runtime: str, export: Callable[[Path], None], what: str) -> None:
     log.info("preparing the %s runtime of the %s (once, about 20 s)", runtime, what)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
-    try:
+
+    def write(staging: Path) -> dict[str, Any]:
         try:
             export(staging / ONNX_FILE)
             _convert(runtime, staging / ONNX_FILE)
@@ -175,16 +171,6 @@ def _export_into(target: Path, identity: str, runtime: str, export: Callable[[Pa
             raise
         except Exception as exc:
             raise ModelError(f"cannot prepare the {runtime} runtime of the {what}: {exc}") from exc
-        checksums = {
-            "identity": identity,
-            "runtime": runtime,
-            "files": file_digests(staging, CHECKSUM_FILE),
-            "stamps": file_stamps(staging, CHECKSUM_FILE),
-        }
-        (staging / CHECKSUM_FILE).write_text(json.dumps(checksums, indent=2), encoding="utf-8")
-        if target.exists():  # a damaged copy; under the lock nobody else is writing it
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        return {"identity": identity, "runtime": runtime}
+
+    publish_dir(target, ".export-", write, CHECKSUM_FILE)

