@@ -75,9 +75,9 @@ def test_two_first_starts_convert_the_model_once(tmp_path: Path, monkeypatch: py
 def test_two_first_starts_export_the_runtime_once(tmp_path: Path) -> None:
     writer = SlowWriter()
 
-    def export(onnx: Path) -> None:
-        writer(onnx.parent)
-        onnx.write_bytes(b"an onnx graph")
+    def export(directory: Path) -> None:
+        writer(directory)
+        (directory / "model.onnx").write_bytes(b"an onnx graph")
 
     def prepare() -> Path:
         return prepare_export("some-model@1", "onnx", tmp_path, export, "test model")

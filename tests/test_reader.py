@@ -75,7 +75,12 @@ def test_openvino_and_torch_read_alike(reader: Reader, model_cache: Path) -> Non
     torch_reader = Reader(provision_default_model(model_cache), "torch", model_cache)
     question, answers, unrelated = CASES[1]
     pairs = [("Bridge", answers), ("Bridge", unrelated), ("", "x")]
-    assert np.allclose(reader.score(question, pairs), torch_reader.score(question, pairs), atol=1e-2)
+    # OpenVINO computes in bf16 where the CPU has it (8-bit mantissa: logits of about 6 move
+    # by up to ~0.03), in fp32 elsewhere.
+    import openvino as ov
+
+    bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert np.allclose(reader.score(question, pairs), torch_reader.score(question, pairs), atol=5e-2 if bf16 else 1e-2)
     assert reader.runtime == "openvino" and torch_reader.identity == reader.identity
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from assistant import reader_model
 from assistant.errors import ModelError
-from assistant.export import export_onnx, prepare_export
+from assistant.export import prepare_export, write_runtime_file
 from assistant.runtime import session
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,9 @@ class Reader:
 
             return run_torch
 
-        def export(target: Path) -> None:
-            export_onnx(reader_model.build(transformer_dir, reader_model.READER_WEIGHTS), target, "logits")
+        def export(directory: Path) -> Path:
+            module = reader_model.build(transformer_dir, reader_model.READER_WEIGHTS, attention="sdpa")
+            return write_runtime_file(module, self.runtime, directory, "logits")
 
         identity = f"{transformer_dir.name}+{self.identity}"
         path = prepare_export(identity, self.runtime, cache_dir, export, "answer reader")

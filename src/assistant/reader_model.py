@@ -52,9 +52,11 @@ def verify_weights(weights: Path = READER_WEIGHTS, card_path: Path = READER_CARD
     return digest
 
 
-def build(transformer_dir: Path, weights: Path | None) -> Any:
+def build(transformer_dir: Path, weights: Path | None, attention: str = "eager") -> Any:
     """The reader module over the provisioned transformer; with `weights`, the trained layers
-    and head laid over it (without, the head is freshly initialised, for training)."""
+    and head laid over it (without, the head is freshly initialised, for training).
+    `attention="sdpa"` gives the same function as one attention operation, which the
+    OpenVINO export runs fused."""
     import torch
     from transformers import AutoModel
 
@@ -62,7 +64,7 @@ def build(transformer_dir: Path, weights: Path | None) -> Any:
 
     quiet_transformers()
     encoder = AutoModel.from_pretrained(
-        str(transformer_dir), num_hidden_layers=LAYERS, attn_implementation="eager", add_pooling_layer=False
+        str(transformer_dir), num_hidden_layers=LAYERS, attn_implementation=attention, add_pooling_layer=False
     )
 
     class Reader(torch.nn.Module):

@@ -148,6 +148,26 @@ class _Pending:
         return self.vectors
 
 
+MAX_BATCH_ROWS = 64
+
+
+def _batches(sorted_lengths: np.ndarray, batch_size: int) -> list[tuple[int, int]]:
+    """(start, stop) of each batch over texts sorted longest first: `batch_size` texts of
+    256 tokens or more, more of shorter ones (the same tokens per call, up to 64 texts).
+
+    A model call has a fixed cost; with 8 texts per call, the 7,000 short sentence units of
+    a 15-chapter manual took 33 s, in calls of ~2,000 tokens 28 s (2-core AMX Xeon)."""
+    budget = batch_size * 256
+    out = []
+    start, n = 0, len(sorted_lengths)
+    while start < n:
+        width = max(int(sorted_lengths[start]), 1)  # the longest text of the batch sets its width
+        rows = min(MAX_BATCH_ROWS, max(batch_size, budget // width))
+        out.append((start, min(n, start + rows)))
+        start += rows
+    return out
+
+
 class RuntimeEmbedder:
     """The model on OpenVINO or ONNX Runtime: same tokenizer, prompts, pooling and normalisation as the directory."""
 
@@ -177,19 +197,20 @@ class RuntimeEmbedder:
     def _embed(self, texts: list[str], batch_size: int = 8, progress: bool = False) -> np.ndarray:
         """Unit vectors of the texts, as given (prompts already applied), in their order.
 
-        Texts are sorted by length and run `batch_size` at a time: little padding, and small
-        batches keep the attention matrices in cache (8 measured fastest on 2 cores)."""
+        Texts are sorted by length and run in batches of about `batch_size` × 256 tokens
+        (`_batches`): little padding, small batches of long passages, large batches of short
+        sentences."""
         encodings = self._tokenizer.encode_batch(texts, add_special_tokens=True)
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
         out: np.ndarray | None = None
-        starts = range(0, len(texts), batch_size)
+        batches = _batches(lengths[order], batch_size)
         if progress:
             from tqdm import tqdm
 
-            starts = tqdm(starts, desc="embedding", unit="batch")
-        for start in starts:
-            rows = order[start : start + batch_size]
+            batches = tqdm(batches, desc="embedding", unit="batch")
+        for start, stop in batches:
+            rows = order[start:stop]
             width = int(lengths[rows].max())
             ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
