@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.answer import Candidate, span_of
+from assistant.answer import Candidate, answer_first, span_of
 from assistant.config import Settings
 from assistant.search import hybrid_search
 from assistant.service import Assistant
+from assistant.types import Hit, Passage
 
 from .conftest import HashEmbedder
 
@@ -68,3 +69,21 @@ def test_an_ordinary_sentence_is_quoted_alone(tmp_path: Path) -> None:
     # a colon inside the line, and the next sentence on the same line: nothing is added
     quoted, _ = _span_for(tmp_path, "It is rotated every week: old logs are compressed.")
     assert quoted == "It is rotated every week: old logs are compressed."
+
+
+def _hit(doc: str) -> Hit:
+    return Hit(Passage(doc, 0, 0, 4, "text", "en"), 0.5, 0)
+
+
+def test_the_passage_holding_a_clearly_better_answer_is_cited_first() -> None:
+    hits = [_hit("a"), _hit("b"), _hit("c")]
+    chosen = Candidate(0.8, 2, 0, 4, "text", "C")
+    moved, renumbered = answer_first(hits, chosen, verdict=3.0, first_verdict=1.5)
+    assert [h.passage.doc_id for h in moved] == ["c", "a", "b"] and renumbered.citation == 0
+    # the first passage's own sentence rated nearly as well: retrieval order stays
+    kept, same = answer_first(hits, chosen, verdict=3.0, first_verdict=2.5)
+    assert [h.passage.doc_id for h in kept] == ["a", "b", "c"] and same.citation == 2
+    # nothing of the first passage was read (its sentences ranked lower): the answer's passage leads
+    assert answer_first(hits, chosen, verdict=0.0, first_verdict=None)[0][0].passage.doc_id == "c"
+    # without the reader, nothing moves
+    assert answer_first(hits, chosen, verdict=None, first_verdict=None)[0] == hits
