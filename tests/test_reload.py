@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-import assistant.service as service_module
 import assistant.store as store_module
 from assistant.config import Settings
 from assistant.errors import IndexMismatch
@@ -59,7 +58,7 @@ class HeldLoads:
                 self.started.set()
                 assert self.release.wait(WAIT), "the test never released the load"
 
-        monkeypatch.setattr(service_module, "load_version", held)
+        monkeypatch.setattr(store_module, "load_version", held)
 
 
 def _answer_within(service: Assistant, question: str, seconds: float) -> Any:

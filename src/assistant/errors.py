@@ -29,3 +29,7 @@ class BuildBusy(AssistantError):
 
 class IndexWriteError(AssistantError):
     """A build could not write its new version (disk full, read-only, I/O error); the previous one is untouched."""
+
+
+class StoreUnavailable(AssistantError):
+    """The index database cannot be reached (answered 503; the service recovers by itself)."""

@@ -20,14 +20,7 @@ from assistant.errors import IndexWriteError
 from assistant.language import detect_language
 from assistant.lexical import LexicalIndex
 from assistant.passages import chunk_document
-from assistant.store import (
-    VERSIONS,
-    build_lock,
-    choose_vector_index,
-    current_version,
-    save_version,
-    verify_current,
-)
+from assistant.store import Store, choose_vector_index
 from assistant.types import Document, Passage
 
 
@@ -136,26 +129,18 @@ class Previous:
     passage_languages: dict[tuple[str, int, int], str] = field(default_factory=dict)
 
 
-def _previous(index: Path) -> Previous:
-    version = current_version(index)
-    if version is None:
-        return Previous()
-    path = index / VERSIONS / version
-    previous = Previous()
+def _previous(store: Store) -> Previous:
+    manifest, documents, passages = store.previous()
+    previous = Previous(manifest=manifest)
     try:
-        previous.manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         digests = {}
-        with (path / "documents.jsonl").open(encoding="utf-8") as f:
-            for line in f:
-                d = json.loads(line)
-                previous.fingerprints[d["id"]] = _fingerprint(d["sha256"], d["source"], d["title"], d["language"])
-                digests[d["id"]] = d["sha256"]
-                previous.document_languages[d["sha256"]] = d["language"]
-        with (path / "passages.jsonl").open(encoding="utf-8") as f:
-            for line in f:
-                r = json.loads(line)
-                previous.passage_languages[(digests[r["doc_id"]], r["start"], r["end"])] = r["language"]
-    except (OSError, ValueError, KeyError):
+        for d in documents:
+            previous.fingerprints[d["id"]] = _fingerprint(d["sha256"], d["source"], d["title"], d["language"])
+            digests[d["id"]] = d["sha256"]
+            previous.document_languages[d["sha256"]] = d["language"]
+        for r in passages:
+            previous.passage_languages[(digests[r["doc_id"]], r["start"], r["end"])] = r["language"]
+    except (KeyError, TypeError):
         return Previous()  # an unreadable version is simply rebuilt
     return previous
 
@@ -165,10 +150,10 @@ def _fingerprint(sha256: str, source: str, title: str, language: str) -> str:
 
 
 def plan_build(
-    settings: Settings, corpus: Path, index: Path, model_identity: str | None
+    settings: Settings, corpus: Path, store: Store, model_identity: str | None
 ) -> tuple[Plan, list[Document]]:
     """Compare the corpus with the current index version, without touching either."""
-    previous = _previous(index)
+    previous = _previous(store)
     loaded = load_corpus(corpus, previous.document_languages)
     before, manifest = previous.fingerprints, previous.manifest
     plan = Plan(
@@ -203,6 +188,7 @@ def build_index(
     embedder: Embedder,
     corpus: Path,
     index: Path,
+    store: Store,
     progress: bool = False,
     full: bool = False,
     on_phase: Callable[[str], None] | None = None,
@@ -214,18 +200,18 @@ def build_index(
     When nothing changed, no version is written.
     """
     began = time.perf_counter()
-    before = current_version(index)
+    before = store.current_version()
     try:
-        report = _locked_build(settings, embedder, corpus, index, progress, full, on_phase)
+        report = _locked_build(settings, embedder, corpus, index, store, progress, full, on_phase)
     except (OSError, sqlite3.Error) as exc:
-        served = current_version(index)
+        served = store.current_version()
         if served is None:
             outcome = "no index was written"
         elif served == before:
             outcome = f"version {served} is unchanged and still served"
         else:  # the failure came after the switch (syncing the folder): the new version is whole
             outcome = f"the new version {served} is complete and served, but may not survive a power cut yet"
-        raise IndexWriteError(f"the index in {index}/ could not be updated ({exc}); {outcome}") from exc
+        raise IndexWriteError(f"the index in {store.location} could not be updated ({exc}); {outcome}") from exc
     report.seconds = time.perf_counter() - began
     return report
 
@@ -235,23 +221,24 @@ def _locked_build(
     embedder: Embedder,
     corpus: Path,
     index: Path,
+    store: Store,
     progress: bool,
     full: bool,
     on_phase: Callable[[str], None] | None,
 ) -> BuildReport:
     began = time.perf_counter()
-    with build_lock(index):
+    with store.lock():
         phase = on_phase or (lambda _: None)
         phase("reading the documents")
-        plan, documents = plan_build(settings, corpus, index, embedder.identity)
-        current = current_version(index)
-        if not full and not plan.changes and current is not None and verify_current(index):
+        plan, documents = plan_build(settings, corpus, store, embedder.identity)
+        current = store.current_version()
+        if not full and not plan.changes and current is not None and store.verify_current():
             return BuildReport(
                 current, len(documents), 0, 0, plan.skipped, time.perf_counter() - began, plan, changed=False
             )
         cached = CachedEmbedder(embedder, embedding_cache(index), read=not full, track=True)
         try:
-            return _build(settings, cached, documents, plan, index, progress, phase)
+            return _build(settings, cached, documents, plan, store, progress, phase)
         finally:
             cached.close()
 
@@ -261,7 +248,7 @@ def _build(
     embedder: CachedEmbedder,
     documents: list[Document],
     plan: Plan,
-    index: Path,
+    store: Store,
     progress: bool,
     phase: Callable[[str], None],
 ) -> BuildReport:
@@ -291,7 +278,7 @@ def _build(
     }
     phase("writing the new version")
     lexical = LexicalIndex.build([p.text for p in passages], [p.language for p in passages])
-    version = save_version(index, passages, vectors, sentence_vectors, lexical, loaded.documents, manifest)
+    version = store.save(passages, vectors, sentence_vectors, lexical, loaded.documents, manifest)
     embedder.finish_build()  # the cache keeps what this version and the previous one use
     return BuildReport(
         version=version,

@@ -8,6 +8,7 @@ passage is scored with the terms analysed in its language, so "entreprises" matc
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,15 +162,24 @@ class LexicalIndex:
                 shared.append(word)
         return tuple(shared)
 
+    def to_bytes(self) -> tuple[bytes, bytes]:
+        """The weights (.npz, no pickle) and the vocabulary with the passages' languages (JSON)."""
+        weights = io.BytesIO()
+        sparse.save_npz(weights, self.weights, compressed=False)
+        meta = json.dumps({"vocabulary": self.vocabulary, "languages": self.languages}, ensure_ascii=False)
+        return weights.getvalue(), meta.encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, weights: bytes, meta: bytes) -> LexicalIndex:
+        matrix = sparse.load_npz(io.BytesIO(weights)).tocsr()  # allow_pickle stays False
+        parsed = json.loads(meta.decode("utf-8"))
+        return cls(parsed["vocabulary"], matrix, parsed["languages"])
+
     def save(self, directory: Path) -> None:
-        sparse.save_npz(directory / "lexical.npz", self.weights, compressed=False)
-        (directory / "lexical.json").write_text(
-            json.dumps({"vocabulary": self.vocabulary, "languages": self.languages}, ensure_ascii=False),
-            encoding="utf-8",
-        )
+        weights, meta = self.to_bytes()
+        (directory / "lexical.npz").write_bytes(weights)
+        (directory / "lexical.json").write_bytes(meta)
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
-        weights = sparse.load_npz(directory / "lexical.npz").tocsr()
-        meta = json.loads((directory / "lexical.json").read_text(encoding="utf-8"))
-        return cls(meta["vocabulary"], weights, meta["languages"])
+        return cls.from_bytes((directory / "lexical.npz").read_bytes(), (directory / "lexical.json").read_bytes())

@@ -86,9 +86,11 @@ def hybrid_search(
     if best_lexical > 0:
         top = min(fusion.lexical_candidates, n)
         candidates.update(int(r) for r in np.argpartition(-lexical, top - 1)[:top] if lexical[r] > 0)
+    others = sorted(candidates - set(dense))  # found by keywords only: their similarity, in one look-up
+    dense.update(zip(others, (store.passage_vectors(others) @ query_vector).tolist(), strict=True))
     hits = []
     for row in candidates:
-        similarity = dense[row] if row in dense else float(store.passage_vector(row) @ query_vector)
+        similarity = dense[row]
         sentences = store.sentence_vectors_of(row)
         sentence = float((sentences @ query_vector).max()) if len(sentences) else similarity
         best = best_same if same_language[row] else best_other

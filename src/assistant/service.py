@@ -29,13 +29,13 @@ from assistant.answer import (
 )
 from assistant.config import Settings
 from assistant.embedding import Embedder, load_embedder
-from assistant.errors import BadQuestion, IndexMismatch, IndexMissing
+from assistant.errors import BadQuestion, IndexMismatch, IndexMissing, StoreUnavailable
 from assistant.followup import contextual_query
 from assistant.indexer import BuildReport, Plan, build_index, plan_build
 from assistant.language import question_language
 from assistant.reader import Reader
 from assistant.search import hybrid_search
-from assistant.store import StoredIndex, current_version, load_version
+from assistant.store import Store, StoredIndex, open_store
 from assistant.types import Answer, Document, Hit
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,18 @@ class Assistant:
         self._model_lock = threading.Lock()
         self._store_lock = threading.Lock()
         self._encoder = ThreadPoolExecutor(max_workers=8, thread_name_prefix="encode")
+        self._index_store: Store | None = None
+
+    @property
+    def index_store(self) -> Store:
+        """Where the index versions live: files in `settings.index`, or the PostgreSQL database of
+        `settings.store` (connected on first use; StoreUnavailable says why it cannot be)."""
+        if self._index_store is None:
+            with self._model_lock:
+                if self._index_store is None:
+                    settings = self.settings
+                    self._index_store = open_store(settings.index, settings.store, settings.hnsw_ef_search)
+        return self._index_store
 
     @property
     def embedder(self) -> Embedder:
@@ -121,17 +133,24 @@ class Assistant:
     ) -> BuildReport:
         """Bring the index up to date with the corpus (incrementally unless `full`) and serve it."""
         report = build_index(
-            self.settings, self.embedder, self.settings.corpus, self.settings.index, progress, full, on_phase
+            self.settings,
+            self.embedder,
+            self.settings.corpus,
+            self.settings.index,
+            self.index_store,
+            progress,
+            full,
+            on_phase,
         )
         self.settle()
         return report
 
     def plan(self) -> Plan:
         """What `build` would change, without loading the model or writing anything."""
-        return plan_build(self.settings, self.settings.corpus, self.settings.index, None)[0]
+        return plan_build(self.settings, self.settings.corpus, self.index_store, None)[0]
 
     def has_index(self) -> bool:
-        return current_version(self.settings.index) is not None
+        return self.index_store.current_version() is not None
 
     def store(self) -> StoredIndex:
         """The index version to answer from.
@@ -140,16 +159,16 @@ class Assistant:
         current, it is loaded (and checked) in the background while the one already loaded
         keeps answering; the next question after the load finishes uses it.
         """
-        version = current_version(self.settings.index)
+        version = self.index_store.current_version(cached=True)
         store = self._store
         if store is None:
             if version is None:
-                index, corpus = self.settings.index, self.settings.corpus
-                raise IndexMissing(f"no index in {index}/ — run `assistant index` to build it from {corpus}/")
+                where, corpus = self.index_store.location, self.settings.corpus
+                raise IndexMissing(f"no index in {where} — run `assistant index` to build it from {corpus}/")
             identity = self.embedder.identity  # load the model outside the store lock
             with self._store_lock:
                 if self._store is None:
-                    self._store = load_version(self.settings.index, identity, version)
+                    self._store = self.index_store.load(identity, version)
                 return self._store
         # no pointer (deleted, or being restored): keep what works
         if version is not None and version not in (store.version, self._refused):
@@ -164,7 +183,7 @@ class Assistant:
             store = self.store()
             loading = self._loading
             if loading is None:
-                if current_version(self.settings.index) in (store.version, self._refused, None):
+                if self.index_store.current_version() in (store.version, self._refused, None):
                     return store
                 continue  # a newer version appeared since: load it too
             loading.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
@@ -181,7 +200,9 @@ class Assistant:
 
     def _load(self, version: str) -> None:
         try:
-            store = load_version(self.settings.index, self.embedder.identity, version)
+            store = self.index_store.load(self.embedder.identity, version)
+        except StoreUnavailable as exc:  # the database is away for now: the next question tries again
+            log.warning("index version %s not loaded yet (%s); still serving %s", version, exc, self._store_version())
         except (IndexMismatch, IndexMissing) as exc:
             # a damaged new version must not take down a service that has a good one
             log.error("index version %s refused (%s); still serving %s", version, exc, self._store_version())

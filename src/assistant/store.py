@@ -28,10 +28,10 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
@@ -58,9 +58,9 @@ def _fix(index_dir: Path) -> str:
 class StoredIndex:
     """A loaded index version: everything a question needs, read-only."""
 
-    path: Path
+    path: Path | str  # the version's folder, or the database it comes from
     manifest: dict[str, Any]
-    vectors: faiss.Index
+    vectors: Any  # faiss.Index, or pgstore.PgVectors (same calling conventions)
     passages: list[Passage]
     documents: dict[str, Document]
     sentence_vectors: np.ndarray
@@ -93,6 +93,12 @@ class StoredIndex:
     def passage_vector(self, row: int) -> np.ndarray:
         return np.asarray(self.vectors.reconstruct(row), dtype=np.float32)
 
+    def passage_vectors(self, rows: list[int]) -> np.ndarray:
+        """Vectors of several passages at once (one round trip for a database store)."""
+        if not rows:
+            return np.zeros((0, int(self.vectors.d)), dtype=np.float32)
+        return np.asarray(self.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64)), dtype=np.float32)
+
     def sentence_vectors_of(self, row: int) -> np.ndarray:
         first = self.sentence_rows[row]
         return np.asarray(self.sentence_vectors[first : first + len(self.passages[row].sentences)])
@@ -121,7 +127,12 @@ def tune_vector_index(index: faiss.Index, spec: dict[str, Any]) -> None:
         inner.hnsw.efSearch = int(spec["ef_search"])  # type: ignore[attr-defined]
 
 
-def _manifest_digest(manifest: dict[str, Any]) -> str:
+def version_name() -> str:
+    """A new version's name: the UTC time of the build and a random suffix."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
     """Digest of the manifest's content (all but this digest): the manifest checks itself as
     it checks every other file, so no altered byte of a version goes unnoticed."""
     content = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
@@ -178,7 +189,7 @@ def save_version(
         raise ValueError("the keyword index does not match the passages")
     versions = index_dir / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
-    version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
+    version = version_name()
     staging = versions / f".staging-{version}"
     staging.mkdir()
     try:
@@ -224,7 +235,7 @@ def save_version(
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             files={name: sha256_file(staging / name) for name in FILES},
         )
-        full["manifest_sha256"] = _manifest_digest(full)
+        full["manifest_sha256"] = manifest_digest(full)
         (staging / "manifest.json").write_text(json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8")
         for name in (*FILES, "manifest.json"):
             _fsync_file(staging / name)
@@ -290,7 +301,7 @@ def verify_current(index_dir: Path) -> bool:
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         files = manifest["files"]
-        if not VERSION_NAME.fullmatch(version) or manifest.get("manifest_sha256") != _manifest_digest(manifest):
+        if not VERSION_NAME.fullmatch(version) or manifest.get("manifest_sha256") != manifest_digest(manifest):
             return False
         return set(files) == set(FILES) and all(sha256_file(path / name) == digest for name, digest in files.items())
     except (OSError, ValueError, KeyError, TypeError):
@@ -326,7 +337,7 @@ def load_version(index_dir: Path, model_identity: str | None = None, version: st
         raise IndexMismatch(f"the index in {index_dir}/ is damaged (manifest: {exc}); {_fix(index_dir)}") from exc
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatch(f"the index in {index_dir}/ has another format version; {_fix(index_dir)}")
-    if manifest.get("manifest_sha256") != _manifest_digest(manifest):
+    if manifest.get("manifest_sha256") != manifest_digest(manifest):
         raise IndexMismatch(f"the index manifest {path / 'manifest.json'} is damaged; {_fix(index_dir)}")
     built_with = manifest.get("model", {}).get("identity")
     if model_identity is not None and built_with != model_identity:
@@ -384,3 +395,98 @@ def load_version(index_dir: Path, model_identity: str | None = None, version: st
     if lexical.weights.shape[0] != len(passages):
         raise IndexMismatch(f"the index in {index_dir}/ is inconsistent (lexical); {_fix(index_dir)}")
     return StoredIndex(path, manifest, vectors, passages, documents, sentence_vectors, sentence_rows, lexical)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+class Store(Protocol):
+    """Where index versions live: files in a folder (`FileStore`, the default) or a PostgreSQL
+    database (`pgstore.PostgresStore`). Both switch versions atomically and allow one build at a time."""
+
+    location: str  # for messages: "index/" or "postgresql://host/db"
+
+    def current_version(self, cached: bool = False) -> str | None: ...
+
+    def load(self, model_identity: str | None = None, version: str | None = None) -> StoredIndex: ...
+
+    def save(
+        self,
+        passages: list[Passage],
+        vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+        lexical: LexicalIndex,
+        documents: list[Document],
+        manifest: dict[str, Any],
+    ) -> str: ...
+
+    def lock(self) -> AbstractContextManager[None]: ...
+
+    def building(self) -> bool: ...
+
+    def verify_current(self) -> bool: ...
+
+    def previous(self) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]: ...
+
+    def close(self) -> None: ...
+
+
+class FileStore:
+    """Index versions as files under one folder (the functions above)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.location = f"{path}/"
+
+    def current_version(self, cached: bool = False) -> str | None:
+        return current_version(self.path)  # one small read: cheap enough for every request
+
+    def load(self, model_identity: str | None = None, version: str | None = None) -> StoredIndex:
+        return load_version(self.path, model_identity, version)
+
+    def save(
+        self,
+        passages: list[Passage],
+        vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+        lexical: LexicalIndex,
+        documents: list[Document],
+        manifest: dict[str, Any],
+    ) -> str:
+        return save_version(self.path, passages, vectors, sentence_vectors, lexical, documents, manifest)
+
+    def lock(self) -> AbstractContextManager[None]:
+        return build_lock(self.path)
+
+    def building(self) -> bool:
+        # Probing the flock would take it for an instant and could make a starting build fail;
+        # another process's build shows instead as a rebuild that failed with BuildBusy.
+        return False
+
+    def verify_current(self) -> bool:
+        return verify_current(self.path)
+
+    def previous(self) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        version = current_version(self.path)
+        if version is None:
+            return {}, [], []
+        path = self.path / VERSIONS / version
+        try:
+            manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+            return manifest, _read_jsonl(path / "documents.jsonl"), _read_jsonl(path / "passages.jsonl")
+        except (OSError, ValueError):
+            return {}, [], []  # an unreadable version is simply rebuilt
+
+    def close(self) -> None:
+        pass
+
+
+def open_store(index: Path, url: str | None, ef_search: int = 256) -> Store:
+    """The file store in `index`, or the PostgreSQL database at `url` when one is given."""
+    if not url:
+        return FileStore(index)
+    from assistant.pgstore import PostgresStore  # psycopg only for those who use it
+
+    return PostgresStore(url, ef_search)

@@ -21,7 +21,7 @@ from assistant import __version__
 from assistant.api.guards import Guard
 from assistant.api.routes import router
 from assistant.config import Settings
-from assistant.errors import AssistantError, BadQuestion, IndexMismatch, IndexMissing, ModelError
+from assistant.errors import AssistantError, BadQuestion, IndexMismatch, IndexMissing, ModelError, StoreUnavailable
 from assistant.rebuild import Rebuilder, watch
 from assistant.service import Assistant
 
@@ -172,6 +172,10 @@ def create_app(settings: Settings, assistant: Assistant | None = None, watch_cor
     @app.exception_handler(ModelError)
     async def unavailable(request: Request, exc: AssistantError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
 
     app.include_router(router)
     static = web_dir()

@@ -136,6 +136,11 @@ def rebuild(
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if assistant.index_store.building():  # on this machine or, with a database store, on any other
+        return JSONResponse(
+            {"detail": f"another build of the index in {assistant.index_store.location} is running; try again later"},
+            status_code=409,
+        )
     if not request.app.state.rebuilder.start("api"):
         return JSONResponse({"detail": "a rebuild is already running; see GET /api/index"}, status_code=409)
     return _index_state(request, assistant)

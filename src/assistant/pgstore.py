@@ -1,0 +1,590 @@
+"""The index in PostgreSQL with pgvector: one database shared by any number of serving replicas.
+
+Selected by `ASSISTANT_STORE=postgresql://user:password@host:port/database`. Layout:
+
+    assistant.versions(name, manifest, created_at)  every complete version, one row each
+    assistant.current(version)                      the version being served (one row)
+    assistant_v<version> (one schema per version):
+        documents(position, id, title, language, source, sha256, text, pages)
+        passages(row, doc_id, ordinal, start_char, end_char, language, sentences, section,
+                 sentence_row, embedding vector(d))    + HNSW (inner product) from
+                                                        `ann_threshold` passages on
+        sentence_vectors(row, vectors)   a passage's sentence unit vectors, float32 bytes
+        blobs(name, data)                the keyword index (BM25 weights and vocabulary)
+
+A build writes its whole version in ONE transaction that also switches `assistant.current`
+and sends a NOTIFY: readers see the previous version or the new one, never a part, and a
+builder that dies (kill -9, lost connection) leaves nothing behind, as PostgreSQL rolls the
+transaction back. One build at a time, across machines, with a session advisory lock that
+the server releases when the builder's connection ends.
+
+Serving replicas keep the passage table, sentence vectors and keyword index of the version
+they serve in memory (as the file store does) and ask PostgreSQL for the nearest passages
+(pgvector, exact below `ann_threshold` passages, HNSW above). They follow `current` by
+LISTEN/NOTIFY with polling as a fallback. Search, fusion, answer sentences and abstention are
+the application's own, identical to the file store's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from assistant.errors import BuildBusy, IndexMismatch, IndexMissing, StoreUnavailable
+from assistant.lexical import LexicalIndex
+from assistant.store import FORMAT_VERSION, KEEP_VERSIONS, VERSION_NAME, StoredIndex, manifest_digest, version_name
+from assistant.types import Document, Passage, Sentence
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "assistant"
+CHANNEL = "assistant_version"
+LOCK_KEY = (0x61737369, 0x6275696C)  # advisory lock ("assi", "buil"): one build at a time, any machine
+SETUP_KEY = (0x61737369, 0x73657475)  # ("assi", "setu"): one process creates the tables at a time
+POLL_SECONDS = 2.0  # replicas re-read `current` this often when no notification came
+GRACE_SECONDS = 60.0  # a version older than current and previous is dropped only after this long
+CONNECT_TIMEOUT = 5
+STATEMENT_TIMEOUT_MS = 10_000  # a serving query never hangs a request for longer
+PGVECTOR_MAX_EF_SEARCH = 1000
+
+
+def describe(url: str) -> str:
+    """The database of `url` for messages, without its password."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "the database named by ASSISTANT_STORE"
+    host = parts.get("host") or "localhost"
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"database {parts.get('dbname') or parts.get('user') or '(default)'} on {host}{port}"
+
+
+def _schema(version: str) -> str:
+    return "assistant_v" + version.lower().replace("-", "_")
+
+
+def _unavailable(where: str, exc: BaseException) -> StoreUnavailable:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StoreUnavailable(f"the index database {where} cannot be reached ({reason}); try again shortly")
+
+
+class PgVectors:
+    """The vector side of a version in PostgreSQL, with FAISS's calling conventions
+    (`search`, `reconstruct`, `reconstruct_batch`, `ntotal`, `d`) so that `StoredIndex` and
+    everything above it work unchanged."""
+
+    def __init__(self, store: PostgresStore, schema: str, ntotal: int, dimension: int) -> None:
+        self.store, self.schema, self.ntotal, self.d = store, schema, ntotal, dimension
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        query = np.asarray(queries, dtype=np.float32).reshape(-1)
+        statement = sql.SQL(
+            "SELECT row, embedding <#> %(q)s FROM {}.passages ORDER BY embedding <#> %(q)s LIMIT %(k)s"
+        ).format(sql.Identifier(self.schema))
+        rows = self.store.query(statement, {"q": query, "k": int(k)})
+        ids = np.full((1, k), -1, dtype=np.int64)
+        scores = np.zeros((1, k), dtype=np.float32)
+        for i, (row, distance) in enumerate(rows):
+            ids[0, i], scores[0, i] = row, -distance  # <#> is the negative inner product
+        return scores, ids
+
+    def reconstruct_batch(self, rows: np.ndarray) -> np.ndarray:
+        wanted = [int(r) for r in rows]
+        statement = sql.SQL("SELECT row, embedding FROM {}.passages WHERE row = ANY(%s)").format(
+            sql.Identifier(self.schema)
+        )
+        found = {row: np.asarray(vector, dtype=np.float32) for row, vector in self.store.query(statement, (wanted,))}
+        if len(found) != len(set(wanted)):
+            raise StoreUnavailable(f"index version {self.schema} lost passages while serving; try again shortly")
+        return np.stack([found[r] for r in wanted]) if wanted else np.zeros((0, self.d), dtype=np.float32)
+
+    def reconstruct(self, row: int) -> np.ndarray:
+        return self.reconstruct_batch(np.array([row]))[0]
+
+
+class PostgresStore:
+    """Index versions in a PostgreSQL database (see the module's docstring)."""
+
+    def __init__(self, url: str, ef_search: int = 256, pool_size: int = 8) -> None:
+        self.url = url
+        self.location = describe(url)
+        self.ef_search = min(ef_search, PGVECTOR_MAX_EF_SEARCH)
+        self._current: str | None = None
+        self._watching: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._watch_lock = threading.Lock()
+        self._setup()
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT, "application_name": "assistant serve"},
+            configure=self._configure,
+            open=True,
+            name="assistant",
+        )
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connect(self, purpose: str, autocommit: bool = False) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(
+                self.url,
+                autocommit=autocommit,
+                connect_timeout=CONNECT_TIMEOUT,
+                application_name=f"assistant {purpose} (pid {os.getpid()} on {socket.gethostname()})"[:63],
+            )
+        except psycopg.Error as exc:
+            raise _unavailable(self.location, exc) from exc
+        return conn
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        from pgvector.psycopg import register_vector
+
+        register_vector(conn)
+        conn.execute(f"SET hnsw.ef_search = {int(self.ef_search)}")
+        conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+
+    def _setup(self) -> None:
+        """Create the extension and the version tables if they are not there (idempotent)."""
+        with self._connect("setup") as conn:
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", SETUP_KEY)
+                    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
+                        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
+                    conn.execute(
+                        sql.SQL(
+                            "CREATE TABLE IF NOT EXISTS {}.versions (name text PRIMARY KEY, manifest jsonb NOT NULL,"
+                            " created_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+                        ).format(sql.Identifier(SCHEMA))
+                    )
+                    conn.execute(
+                        sql.SQL(
+                            "CREATE TABLE IF NOT EXISTS {0}.current (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+                            " version text NOT NULL REFERENCES {0}.versions (name))"
+                        ).format(sql.Identifier(SCHEMA))
+                    )
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise StoreUnavailable(
+                    f"the index database {self.location} lacks the pgvector extension or the right to create "
+                    f"the assistant's tables ({str(exc).splitlines()[0]}); as its owner run "
+                    "`CREATE EXTENSION vector;` and grant this user CREATE on the database"
+                ) from exc
+            except psycopg.errors.FeatureNotSupported as exc:
+                raise StoreUnavailable(f"the index database {self.location} has no pgvector ({exc})") from exc
+            except psycopg.errors.UndefinedFile as exc:
+                raise StoreUnavailable(
+                    f"the index database {self.location} has no pgvector extension installed ({exc}); "
+                    "install pgvector (https://github.com/pgvector/pgvector) on the server"
+                ) from exc
+            except psycopg.OperationalError as exc:
+                raise _unavailable(self.location, exc) from exc
+
+    def query(self, statement: Any, params: Any = None) -> list[tuple[Any, ...]]:
+        """Rows of a read-only serving query; one retry on a fresh connection when the one
+        taken from the pool was lost (database restarted, connection killed)."""
+        for attempt in (0, 1):
+            try:
+                with self._pool.connection(timeout=CONNECT_TIMEOUT) as conn:
+                    return conn.execute(statement, params).fetchall()
+            except psycopg.errors.UndefinedTable as exc:
+                raise StoreUnavailable(
+                    "the index version being served was removed from the database; the current one is being loaded"
+                ) from exc
+            except psycopg.OperationalError as exc:  # PoolTimeout included
+                if attempt:
+                    raise _unavailable(self.location, exc) from exc
+                log.warning("index database connection lost (%s); retrying on a new connection", exc)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._closed.set()
+        self._pool.close()
+
+    # -- versions ------------------------------------------------------------------------
+
+    def current_version(self, cached: bool = False) -> str | None:
+        """The version `current` names. `cached`: the value the LISTEN/NOTIFY watcher keeps
+        (no round trip; a serving process asks this on every request)."""
+        if cached:
+            self._watch()
+            return self._current
+        try:
+            with self._connect("read") as conn:
+                row = conn.execute(sql.SQL("SELECT version FROM {}.current").format(sql.Identifier(SCHEMA))).fetchone()
+        except psycopg.Error as exc:
+            raise _unavailable(self.location, exc) from exc
+        self._current = None if row is None else str(row[0])
+        return self._current
+
+    def _watch(self) -> None:
+        if self._watching is not None:
+            return
+        with self._watch_lock:
+            if self._watching is not None:
+                return
+            self.current_version()  # the first answer waits for the real value
+            self._watching = threading.Thread(target=self._follow, name="assistant-follow", daemon=True)
+            self._watching.start()
+
+    def _follow(self) -> None:
+        """Keep `_current` up to date: LISTEN for switches, poll as a fallback, reconnect after losses."""
+        delay = 0.5
+        while not self._closed.is_set():
+            try:
+                with self._connect("follow", autocommit=True) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+                    current = sql.SQL("SELECT version FROM {}.current").format(sql.Identifier(SCHEMA))
+                    delay = 0.5
+                    while not self._closed.is_set():
+                        row = conn.execute(current).fetchone()
+                        self._current = None if row is None else str(row[0])
+                        for _ in conn.notifies(timeout=POLL_SECONDS, stop_after=1):
+                            pass  # a switch: read `current` again at once
+            except (psycopg.Error, StoreUnavailable) as exc:
+                log.warning("following index versions: %s; retrying in %.1f s", exc, delay)
+                self._closed.wait(delay)
+                delay = min(delay * 2, 10.0)
+
+    def verify_current(self) -> bool:
+        version = self.current_version()
+        if version is None:
+            return False
+        try:
+            with self._connect("read") as conn:
+                row = conn.execute(
+                    sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(SCHEMA)),
+                    (version,),
+                ).fetchone()
+        except psycopg.Error:
+            return False
+        return row is not None and row[0].get("manifest_sha256") == manifest_digest(row[0])
+
+    def building(self) -> bool:
+        """True while a build holds the lock (on any machine)."""
+        try:
+            with self._connect("read", autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s "
+                    "AND objsubid = 2 AND granted",
+                    [k & 0xFFFFFFFF for k in LOCK_KEY],
+                ).fetchone()
+        except psycopg.Error as exc:
+            raise _unavailable(self.location, exc) from exc
+        return bool(row and row[0])
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One build at a time across machines: an advisory lock held by this connection, which
+        the server releases if the builder dies or loses the connection."""
+        conn = self._connect("build lock", autocommit=True)
+        try:
+            acquired = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", LOCK_KEY).fetchone()
+            if not (acquired and acquired[0]):
+                holder = conn.execute(
+                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s AND l.objsubid = 2 "
+                    "AND l.granted",
+                    [k & 0xFFFFFFFF for k in LOCK_KEY],
+                ).fetchone()
+                who = holder[0] if holder and holder[0] else "another process"
+                raise BuildBusy(
+                    f"another build of the index in {self.location} is running ({who}); "
+                    "wait for it to finish and try again"
+                )
+            yield
+        finally:
+            conn.close()  # releases the lock
+
+    def previous(self) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        """The current version's manifest, documents (without text) and passages (offsets and
+        language), for planning an incremental build; empty when there is none."""
+        version = self.current_version()
+        if version is None:
+            return {}, [], []
+        schema = sql.Identifier(_schema(version))
+        try:
+            with self._connect("read") as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                row = conn.execute(
+                    sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(SCHEMA)),
+                    (version,),
+                ).fetchone()
+                documents = [
+                    {"id": r[0], "sha256": r[1], "source": r[2], "title": r[3], "language": r[4]}
+                    for r in conn.execute(
+                        sql.SQL("SELECT id, sha256, source, title, language FROM {}.documents").format(schema)
+                    )
+                ]
+                passages = [
+                    {"doc_id": r[0], "start": r[1], "end": r[2], "language": r[3]}
+                    for r in conn.execute(
+                        sql.SQL("SELECT doc_id, start_char, end_char, language FROM {}.passages").format(schema)
+                    )
+                ]
+        except psycopg.errors.UndefinedTable:
+            return {}, [], []
+        except psycopg.Error as exc:
+            raise _unavailable(self.location, exc) from exc
+        return (row[0] if row else {}), documents, passages
+
+    def load(self, model_identity: str | None = None, version: str | None = None) -> StoredIndex:
+        """Load a version (the current one unless named) whole, in one consistent snapshot."""
+        fix = "run `assistant index` to build it again"
+        if version is None:
+            version = self.current_version()
+        if version is None:
+            raise IndexMissing(f"no index in {self.location} — run `assistant index` first")
+        if not VERSION_NAME.fullmatch(version):
+            raise IndexMismatch(f"the index database {self.location} names a damaged version; {fix}")
+        schema = sql.Identifier(_schema(version))
+        try:
+            with self._connect("load") as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                row = conn.execute(
+                    sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(SCHEMA)),
+                    (version,),
+                ).fetchone()
+                if row is None:
+                    raise IndexMismatch(f"index version {version} is no longer in {self.location}")
+                manifest = row[0]
+                if manifest.get("format_version") != FORMAT_VERSION:
+                    raise IndexMismatch(f"the index in {self.location} has another format version; {fix}")
+                if manifest.get("manifest_sha256") != manifest_digest(manifest):
+                    raise IndexMismatch(f"the manifest of index version {version} is damaged; {fix}")
+                built_with = manifest.get("model", {}).get("identity")
+                if model_identity is not None and built_with != model_identity:
+                    raise IndexMismatch(
+                        f"the index in {self.location} was built with the model {built_with!r}, "
+                        f"but the configured model is {model_identity!r}; {fix}"
+                    )
+                documents: dict[str, Document] = {}
+                for r in conn.execute(
+                    sql.SQL(
+                        "SELECT id, title, language, source, text, sha256, pages FROM {}.documents ORDER BY position"
+                    ).format(schema)
+                ):
+                    documents[r[0]] = Document(r[0], r[1], r[2], r[3], r[4], r[5], tuple(r[6]))
+                passages, sentence_rows = [], []
+                for r in conn.execute(
+                    sql.SQL(
+                        "SELECT doc_id, ordinal, start_char, end_char, language, sentences, section, sentence_row "
+                        "FROM {}.passages ORDER BY row"
+                    ).format(schema)
+                ):
+                    passages.append(
+                        Passage(
+                            doc_id=r[0],
+                            ordinal=r[1],
+                            start=r[2],
+                            end=r[3],
+                            text=documents[r[0]].text[r[2] : r[3]],
+                            language=r[4],
+                            sentences=tuple(Sentence(*s) for s in r[5]),
+                            section=r[6],
+                        )
+                    )
+                    sentence_rows.append(r[7])
+                dimension = int(manifest["model"]["dimension"])
+                chunks = [
+                    np.frombuffer(r[0], dtype=np.float32)
+                    for r in conn.execute(
+                        sql.SQL("SELECT vectors FROM {}.sentence_vectors ORDER BY row").format(schema)
+                    )
+                ]
+                sentence_vectors = (
+                    np.concatenate(chunks).reshape(-1, dimension)
+                    if chunks
+                    else np.zeros((0, dimension), dtype=np.float32)
+                )
+                blobs = dict(conn.execute(sql.SQL("SELECT name, data FROM {}.blobs").format(schema)).fetchall())
+                lexical = LexicalIndex.from_bytes(bytes(blobs["lexical.npz"]), bytes(blobs["lexical.json"]))
+        except psycopg.errors.UndefinedTable as exc:
+            raise IndexMismatch(f"index version {version} is no longer in {self.location}") from exc
+        except psycopg.Error as exc:
+            raise _unavailable(self.location, exc) from exc
+        except (KeyError, ValueError, TypeError) as exc:
+            raise IndexMismatch(f"index version {version} in {self.location} cannot be read ({exc}); {fix}") from exc
+        counts = (len(passages), manifest.get("passage_count"))
+        if len(set(counts)) != 1 or sentence_vectors.shape[0] != manifest.get("sentence_count"):
+            raise IndexMismatch(f"index version {version} in {self.location} is inconsistent; {fix}")
+        if lexical.weights.shape[0] != len(passages):
+            raise IndexMismatch(f"index version {version} in {self.location} is inconsistent (lexical); {fix}")
+        vectors = PgVectors(self, _schema(version), len(passages), dimension)
+        return StoredIndex(
+            self.location, manifest, vectors, passages, documents, sentence_vectors, sentence_rows, lexical
+        )
+
+    def save(
+        self,
+        passages: list[Passage],
+        vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+        lexical: LexicalIndex,
+        documents: list[Document],
+        manifest: dict[str, Any],
+    ) -> str:
+        """Write a complete new version and make it current, in one transaction; returns its name."""
+        from pgvector.psycopg import register_vector
+
+        n_sentences = sum(len(p.sentences) for p in passages)
+        if vectors.shape[0] != len(passages) or sentence_vectors.shape[0] != n_sentences:
+            raise ValueError("vector counts do not match the passages")
+        dimension = int(manifest["model"]["dimension"])
+        version = version_name()
+        schema = sql.Identifier(_schema(version))
+        try:
+            with self._connect("build") as conn:
+                register_vector(conn)
+                with conn.transaction():
+                    conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
+                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+                    conn.execute(
+                        sql.SQL(
+                            "CREATE TABLE {}.documents (position int PRIMARY KEY, id text NOT NULL UNIQUE, title text,"
+                            " language text, source text, sha256 text, text text NOT NULL, pages jsonb NOT NULL)"
+                        ).format(schema)
+                    )
+                    conn.execute(
+                        sql.SQL(
+                            "CREATE TABLE {}.passages (row int PRIMARY KEY, doc_id text NOT NULL, ordinal int,"
+                            " start_char int, end_char int, language text, sentences jsonb, section text,"
+                            " sentence_row int, embedding vector({}) NOT NULL)"
+                        ).format(schema, sql.Literal(dimension))
+                    )
+                    conn.execute(
+                        sql.SQL(
+                            "CREATE TABLE {}.sentence_vectors (row int PRIMARY KEY, vectors bytea NOT NULL)"
+                        ).format(schema)
+                    )
+                    conn.execute(
+                        sql.SQL("CREATE TABLE {}.blobs (name text PRIMARY KEY, data bytea NOT NULL)").format(schema)
+                    )
+                    self._copy_rows(conn, schema, passages, vectors, sentence_vectors, lexical, documents)
+                    spec = manifest.get("vector_index", {})
+                    if spec.get("kind") == "hnsw":
+                        conn.execute(
+                            sql.SQL(
+                                "CREATE INDEX ON {}.passages USING hnsw (embedding vector_ip_ops)"
+                                " WITH (m = {}, ef_construction = {})"
+                            ).format(schema, sql.Literal(int(spec["M"])), sql.Literal(int(spec["ef_construction"])))
+                        )
+                    full = dict(manifest)
+                    full.update(
+                        format_version=FORMAT_VERSION,
+                        index_version=version,
+                        passage_count=len(passages),
+                        document_count=len(documents),
+                        sentence_count=n_sentences,
+                        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        store="postgresql",
+                    )
+                    full["manifest_sha256"] = manifest_digest(full)
+                    conn.execute(
+                        sql.SQL("INSERT INTO {}.versions (name, manifest) VALUES (%s, %s)").format(
+                            sql.Identifier(SCHEMA)
+                        ),
+                        (version, json.dumps(full, ensure_ascii=False)),
+                    )
+                    conn.execute(
+                        sql.SQL(
+                            "INSERT INTO {}.current (one, version) VALUES (true, %s)"
+                            " ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version"
+                        ).format(sql.Identifier(SCHEMA)),
+                        (version,),
+                    )
+                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, version))
+                self._current = version
+                self._drop_old(conn, version)
+        except psycopg.OperationalError as exc:
+            raise _unavailable(self.location, exc) from exc
+        return version
+
+    def _copy_rows(
+        self,
+        conn: psycopg.Connection[Any],
+        schema: sql.Identifier,
+        passages: list[Passage],
+        vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+        lexical: LexicalIndex,
+        documents: list[Document],
+    ) -> None:
+        """COPY every row of a version (binary for the vectors: the fastest way in)."""
+        columns = "(position, id, title, language, source, sha256, text, pages)"
+        with conn.cursor().copy(sql.SQL("COPY {}.documents " + columns + " FROM STDIN").format(schema)) as copy:
+            for position, d in enumerate(documents):
+                pages = json.dumps(list(d.pages))
+                copy.write_row((position, d.id, d.title, d.language, d.source, d.sha256, d.text, pages))
+        unit = np.ascontiguousarray(vectors, dtype=np.float32)
+        columns = "(row, doc_id, ordinal, start_char, end_char, language, sentences, section, sentence_row, embedding)"
+        first = 0
+        with conn.cursor().copy(
+            sql.SQL("COPY {}.passages " + columns + " FROM STDIN WITH (FORMAT BINARY)").format(schema)
+        ) as copy:
+            copy.set_types(["int4", "text", "int4", "int4", "int4", "text", "jsonb", "text", "int4", "vector"])
+            for row, p in enumerate(passages):
+                spans = Jsonb(
+                    [[s.start, s.end] if s.kind == "sentence" else [s.start, s.end, s.kind] for s in p.sentences]
+                )
+                fields = (row, p.doc_id, p.ordinal, p.start, p.end, p.language, spans, p.section, first)
+                copy.write_row((*fields, unit[row]))
+                first += len(p.sentences)
+        sentences = np.ascontiguousarray(sentence_vectors, dtype=np.float32)
+        first = 0
+        with conn.cursor().copy(sql.SQL("COPY {}.sentence_vectors (row, vectors) FROM STDIN").format(schema)) as copy:
+            for row, p in enumerate(passages):
+                copy.write_row((row, sentences[first : first + len(p.sentences)].tobytes()))
+                first += len(p.sentences)
+        npz, meta = lexical.to_bytes()
+        insert = sql.SQL("INSERT INTO {}.blobs (name, data) VALUES ('lexical.npz', %s), ('lexical.json', %s)")
+        conn.execute(insert.format(schema), (npz, meta))
+
+    def _drop_old(self, conn: psycopg.Connection[Any], keep: str) -> None:
+        """Drop versions past the current and the one before it, once the version that replaced
+        each was current for the grace period (a replica may still be loading it and answering
+        from the older one). A failure here is retried by the next build."""
+        try:
+            with conn.transaction():
+                conn.execute("SET LOCAL lock_timeout = '2s'")
+                rows = conn.execute(
+                    sql.SQL(
+                        "SELECT name, extract(epoch FROM clock_timestamp() - created_at) FROM {}.versions"
+                        " ORDER BY created_at DESC"
+                    ).format(sql.Identifier(SCHEMA))
+                ).fetchall()
+                for i in range(KEEP_VERSIONS, len(rows)):
+                    name, replaced_for = rows[i][0], float(rows[i - 1][1])  # the age of its successor
+                    if name != keep and replaced_for > GRACE_SECONDS:
+                        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(_schema(name))))
+                        conn.execute(
+                            sql.SQL("DELETE FROM {}.versions WHERE name = %s").format(sql.Identifier(SCHEMA)), (name,)
+                        )
+        except psycopg.Error as exc:
+            log.warning("old index versions were not dropped yet (%s); the next build retries", exc)
+
+    def versions(self) -> list[str]:
+        """Names of the versions in the database, oldest first."""
+        with self._connect("read") as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    sql.SQL("SELECT name FROM {}.versions ORDER BY created_at").format(sql.Identifier(SCHEMA))
+                )
+            ]
