@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,25 @@ class CachedEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    def seed(self, known: Iterable[tuple[str, np.ndarray]]) -> int:
+        """Add (passage text, vector) pairs computed elsewhere with the same model (a shared
+        index's previous version) where the cache has none; returns how many were added."""
+        added = 0
+        batch: list[tuple[str, bytes, int]] = []
+        for text, vector in known:
+            if vector.shape == (self.dimension,):
+                batch.append((self._key("passage", text), np.asarray(vector, dtype=np.float32).tobytes(), self._build))
+            if len(batch) >= _BATCH:
+                added += self._insert_missing(batch)
+                batch = []
+        return added + self._insert_missing(batch)
+
+    def _insert_missing(self, rows: list[tuple[str, bytes, int]]) -> int:
+        with self._lock, self._db:
+            before = self._db.total_changes
+            self._db.executemany("INSERT OR IGNORE INTO embeddings (key, vector, build) VALUES (?, ?, ?)", rows)
+            return self._db.total_changes - before
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         if not self.cache_queries:

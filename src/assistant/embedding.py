@@ -44,7 +44,7 @@ def quiet_transformers() -> None:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model; E5-style prompts are used when the model declares them."""
 
-    def __init__(self, path_or_name: str, identity: str, threads: int | None = None) -> None:
+    def __init__(self, path_or_name: str, identity: str, threads: int | None = None, device: str = "cpu") -> None:
         quiet_transformers()
         import torch
         from sentence_transformers import SentenceTransformer
@@ -52,7 +52,9 @@ class SentenceTransformerEmbedder:
         if threads:
             torch.set_num_threads(threads)
         try:
-            self.model = SentenceTransformer(path_or_name, device="cpu")
+            self.model = SentenceTransformer(path_or_name, device=device)
+            if device != "cpu":  # bulk builds on a GPU: bf16 (cosine >= 0.999 to the CPU's fp32 vectors)
+                self.model = self.model.to(torch.bfloat16)
         except Exception as exc:
             raise ModelError(
                 f"cannot load the embedding model {path_or_name!r}: {exc}. "
@@ -104,6 +106,50 @@ def _directory_identity(path: Path) -> str:
                 if item.suffix == ".json":
                     h.update(item.read_bytes())
     return f"{path.name}@{h.hexdigest()[:16]}"
+
+
+def gpu(settings: Settings) -> str | None:
+    """The torch device for bulk builds: "cuda" when `settings.device` asks for it and one is there."""
+    if settings.device == "cpu":
+        return None
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if settings.device == "cuda":
+        raise ModelError(
+            "ASSISTANT_DEVICE=cuda, but torch sees no CUDA GPU on this machine (a CPU-only torch, or no driver); "
+            "use ASSISTANT_DEVICE=auto to fall back to the CPU"
+        )
+    return None
+
+
+def load_bulk_embedder(settings: Settings, serving: Embedder) -> Embedder:
+    """The embedder for `assistant index`: the serving one, or the same model on a GPU in bf16
+    (same identity: its vectors are served by the CPU backends) when `settings.device` says so."""
+    device = gpu(settings)
+    if device is None:
+        return serving
+    if settings.backend == "onnx-int8":
+        raise ModelError("a GPU build gives full-precision vectors; it cannot build an index for the int8 backend")
+    default = settings.model == DEFAULT_MODEL
+    path = str(provision_default_model(settings.model_cache)) if default else settings.model
+    bulk = SentenceTransformerEmbedder(path, serving.identity, settings.threads, device)
+    return GpuBatches(bulk, max(settings.batch_size, 256))
+
+
+class GpuBatches:
+    """A GPU embedder called with large batches (sentence-transformers sorts texts by length)."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder, batch_size: int) -> None:
+        self.inner, self.batch_size = inner, batch_size
+        self.identity, self.dimension = inner.identity, inner.dimension
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.inner.encode_queries(texts)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 8, progress: bool = False) -> np.ndarray:
+        return self.inner.encode_passages(texts, max(batch_size, self.batch_size), progress)
 
 
 def load_embedder(settings: Settings) -> Embedder:

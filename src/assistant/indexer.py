@@ -238,6 +238,9 @@ def _locked_build(
             )
         cached = CachedEmbedder(embedder, embedding_cache(index), read=not full, track=True)
         try:
+            if not full and current is not None:
+                phase("reusing the vectors of the current version")
+                cached.seed(store.previous_vectors())
             return _build(settings, cached, documents, plan, store, progress, phase)
         finally:
             cached.close()

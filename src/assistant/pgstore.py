@@ -67,19 +67,24 @@ def describe(url: str) -> str:
     try:
         parts = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
-        return "the database named by ASSISTANT_STORE"
+        return "the PostgreSQL database named by ASSISTANT_STORE"
     host = parts.get("host") or "localhost"
     port = f":{parts['port']}" if parts.get("port") else ""
-    return f"database {parts.get('dbname') or parts.get('user') or '(default)'} on {host}{port}"
+    return f"the PostgreSQL database {parts.get('dbname') or parts.get('user') or '(default)'} on {host}{port}"
 
 
 def _schema(version: str) -> str:
     return "assistant_v" + version.lower().replace("-", "_")
 
 
+def _array(value: Any) -> np.ndarray:
+    """A pgvector value as float32 (pgvector's adapter gives numpy arrays or `Vector` objects)."""
+    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
+
+
 def _unavailable(where: str, exc: BaseException) -> StoreUnavailable:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return StoreUnavailable(f"the index database {where} cannot be reached ({reason}); try again shortly")
+    return StoreUnavailable(f"{where} cannot be reached ({reason}); try again shortly")
 
 
 class PgVectors:
@@ -107,7 +112,7 @@ class PgVectors:
         statement = sql.SQL("SELECT row, embedding FROM {}.passages WHERE row = ANY(%s)").format(
             sql.Identifier(self.schema)
         )
-        found = {row: np.asarray(vector, dtype=np.float32) for row, vector in self.store.query(statement, (wanted,))}
+        found = {row: _array(vector) for row, vector in self.store.query(statement, (wanted,))}
         if len(found) != len(set(wanted)):
             raise StoreUnavailable(f"index version {self.schema} lost passages while serving; try again shortly")
         return np.stack([found[r] for r in wanted]) if wanted else np.zeros((0, self.d), dtype=np.float32)
@@ -182,15 +187,15 @@ class PostgresStore:
                     )
             except psycopg.errors.InsufficientPrivilege as exc:
                 raise StoreUnavailable(
-                    f"the index database {self.location} lacks the pgvector extension or the right to create "
+                    f"{self.location} lacks the pgvector extension or the right to create "
                     f"the assistant's tables ({str(exc).splitlines()[0]}); as its owner run "
                     "`CREATE EXTENSION vector;` and grant this user CREATE on the database"
                 ) from exc
             except psycopg.errors.FeatureNotSupported as exc:
-                raise StoreUnavailable(f"the index database {self.location} has no pgvector ({exc})") from exc
+                raise StoreUnavailable(f"{self.location} has no pgvector ({exc})") from exc
             except psycopg.errors.UndefinedFile as exc:
                 raise StoreUnavailable(
-                    f"the index database {self.location} has no pgvector extension installed ({exc}); "
+                    f"{self.location} has no pgvector extension installed ({exc}); "
                     "install pgvector (https://github.com/pgvector/pgvector) on the server"
                 ) from exc
             except psycopg.OperationalError as exc:
@@ -344,6 +349,38 @@ class PostgresStore:
             raise _unavailable(self.location, exc) from exc
         return (row[0] if row else {}), documents, passages
 
+    def previous_vectors(self) -> Iterator[tuple[str, np.ndarray]]:
+        """(text, vector) of the current version's passages and sentences: a builder on another
+        machine reuses them instead of embedding unchanged text again."""
+        version = self.current_version()
+        if version is None:
+            return
+        schema = sql.Identifier(_schema(version))
+        from pgvector.psycopg import register_vector
+
+        try:
+            with self._connect("read") as conn:
+                register_vector(conn)
+                conn.commit()
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                texts = dict(conn.execute(sql.SQL("SELECT id, text FROM {}.documents").format(schema)).fetchall())
+                query = sql.SQL(
+                    "SELECT p.doc_id, p.start_char, p.end_char, p.sentences, p.embedding, s.vectors"
+                    " FROM {0}.passages p JOIN {0}.sentence_vectors s ON s.row = p.row"
+                ).format(schema)
+                with conn.cursor(name="previous_vectors") as cursor:
+                    cursor.itersize = 2000
+                    for doc_id, start, end, spans, embedding, sentences in cursor.execute(query):
+                        text = texts[doc_id]
+                        yield text[start:end], _array(embedding)
+                        unit = np.frombuffer(sentences, dtype=np.float32).reshape(len(spans), -1) if spans else None
+                        for i, span in enumerate(spans):
+                            yield text[span[0] : span[1]], unit[i]  # type: ignore[index]
+        except psycopg.errors.UndefinedTable:
+            return  # replaced and dropped meanwhile: the build embeds what it needs
+        except psycopg.Error as exc:
+            raise _unavailable(self.location, exc) from exc
+
     def load(self, model_identity: str | None = None, version: str | None = None) -> StoredIndex:
         """Load a version (the current one unless named) whole, in one consistent snapshot."""
         fix = "run `assistant index` to build it again"
@@ -352,7 +389,7 @@ class PostgresStore:
         if version is None:
             raise IndexMissing(f"no index in {self.location} — run `assistant index` first")
         if not VERSION_NAME.fullmatch(version):
-            raise IndexMismatch(f"the index database {self.location} names a damaged version; {fix}")
+            raise IndexMismatch(f"{self.location} names a damaged version; {fix}")
         schema = sql.Identifier(_schema(version))
         try:
             with self._connect("load") as conn, conn.transaction():

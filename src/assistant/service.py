@@ -28,7 +28,7 @@ from assistant.answer import (
     span_of,
 )
 from assistant.config import Settings
-from assistant.embedding import Embedder, load_embedder
+from assistant.embedding import Embedder, load_bulk_embedder, load_embedder
 from assistant.errors import BadQuestion, IndexMismatch, IndexMissing, StoreUnavailable
 from assistant.followup import contextual_query
 from assistant.indexer import BuildReport, Plan, build_index, plan_build
@@ -97,6 +97,7 @@ class Assistant:
         self._store_lock = threading.Lock()
         self._encoder = ThreadPoolExecutor(max_workers=8, thread_name_prefix="encode")
         self._index_store: Store | None = None
+        self._bulk: Embedder | None = None
 
     @property
     def index_store(self) -> Store:
@@ -118,6 +119,16 @@ class Assistant:
         return self._embedder
 
     @property
+    def bulk_embedder(self) -> Embedder:
+        """What builds embed with: the serving model, or the same model on a GPU (`settings.device`)."""
+        if self._bulk is None:
+            serving = self.embedder
+            with self._model_lock:
+                if self._bulk is None:
+                    self._bulk = load_bulk_embedder(self.settings, serving)
+        return self._bulk
+
+    @property
     def reader(self) -> Reader | None:
         """The answer reader (None when `settings.reader` is off), loaded on first use."""
         if not self.settings.reader:
@@ -134,7 +145,7 @@ class Assistant:
         """Bring the index up to date with the corpus (incrementally unless `full`) and serve it."""
         report = build_index(
             self.settings,
-            self.embedder,
+            self.bulk_embedder,
             self.settings.corpus,
             self.settings.index,
             self.index_store,

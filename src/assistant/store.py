@@ -430,6 +430,8 @@ class Store(Protocol):
 
     def previous(self) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]: ...
 
+    def previous_vectors(self) -> Iterator[tuple[str, np.ndarray]]: ...
+
     def close(self) -> None: ...
 
 
@@ -478,6 +480,11 @@ class FileStore:
             return manifest, _read_jsonl(path / "documents.jsonl"), _read_jsonl(path / "passages.jsonl")
         except (OSError, ValueError):
             return {}, [], []  # an unreadable version is simply rebuilt
+
+    def previous_vectors(self) -> Iterator[tuple[str, np.ndarray]]:
+        """(text, vector) of the current version's passages and sentences, for a builder whose
+        embedding cache lacks them; none here: the cache lives beside the files."""
+        return iter(())
 
     def close(self) -> None:
         pass
