@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -75,6 +77,31 @@ def built(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, model_ca
 @pytest.fixture(scope="session")
 def assistant(built: Settings, embedder: Embedder) -> Assistant:
     return Assistant(built, embedder)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], str]]:
+    """A real PostgreSQL 16 with pgvector (the pgserver package), started once for the session;
+    each call returns the URL of a new, empty database."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            import pgserver
+
+            server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    except Exception as exc:  # no binary for this platform, no permission to run it, ...
+        pytest.skip(f"a PostgreSQL server could not be started here (pgserver: {exc})")
+    names = itertools.count()
+
+    def new_database() -> str:
+        name = f"assistant_test_{next(names)}"
+        server.psql(f"CREATE DATABASE {name};")
+        return str(server.get_uri(name))
+
+    yield new_database
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server.cleanup()
 
 
 @pytest.fixture(autouse=True)

@@ -33,6 +33,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -85,6 +86,32 @@ def _array(value: Any) -> np.ndarray:
 def _unavailable(where: str, exc: BaseException) -> StoreUnavailable:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return StoreUnavailable(f"{where} cannot be reached ({reason}); try again shortly")
+
+
+def _follow(store: weakref.ref[PostgresStore], url: str, closed: threading.Event) -> None:
+    """Keep the store's `_current` up to date: LISTEN for switches, poll as a fallback, reconnect
+    after losses. Holds the store weakly: the thread ends with it (or when it is closed)."""
+    delay = 0.5
+    current = sql.SQL("SELECT version FROM {}.current").format(sql.Identifier(SCHEMA))
+    name = f"assistant follow (pid {os.getpid()} on {socket.gethostname()})"[:63]
+    while not closed.is_set() and store() is not None:
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name=name) as conn:
+                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+                delay = 0.5
+                while not closed.is_set():
+                    row = conn.execute(current).fetchone()
+                    owner = store()
+                    if owner is None:
+                        return
+                    owner._current = None if row is None else str(row[0])
+                    del owner
+                    for _ in conn.notifies(timeout=POLL_SECONDS, stop_after=1):
+                        pass  # a switch: read `current` again at once
+        except psycopg.Error as exc:
+            log.warning("following index versions: %s; retrying in %.1f s", str(exc).splitlines()[0], delay)
+            closed.wait(delay)
+            delay = min(delay * 2, 10.0)
 
 
 class PgVectors:
@@ -245,27 +272,10 @@ class PostgresStore:
             if self._watching is not None:
                 return
             self.current_version()  # the first answer waits for the real value
-            self._watching = threading.Thread(target=self._follow, name="assistant-follow", daemon=True)
+            self._watching = threading.Thread(
+                target=_follow, args=(weakref.ref(self), self.url, self._closed), name="assistant-follow", daemon=True
+            )
             self._watching.start()
-
-    def _follow(self) -> None:
-        """Keep `_current` up to date: LISTEN for switches, poll as a fallback, reconnect after losses."""
-        delay = 0.5
-        while not self._closed.is_set():
-            try:
-                with self._connect("follow", autocommit=True) as conn:
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
-                    current = sql.SQL("SELECT version FROM {}.current").format(sql.Identifier(SCHEMA))
-                    delay = 0.5
-                    while not self._closed.is_set():
-                        row = conn.execute(current).fetchone()
-                        self._current = None if row is None else str(row[0])
-                        for _ in conn.notifies(timeout=POLL_SECONDS, stop_after=1):
-                            pass  # a switch: read `current` again at once
-            except (psycopg.Error, StoreUnavailable) as exc:
-                log.warning("following index versions: %s; retrying in %.1f s", exc, delay)
-                self._closed.wait(delay)
-                delay = min(delay * 2, 10.0)
 
     def verify_current(self) -> bool:
         version = self.current_version()

@@ -139,6 +139,8 @@ def create_app(settings: Settings, assistant: Assistant | None = None, watch_cor
         stop.set()
         if watcher is not None:
             watcher.join(timeout=5)
+        if assistant is None:  # made here: its database connections end with the app
+            service.index_store.close()
 
     app = FastAPI(
         title="assistant",
