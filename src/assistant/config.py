@@ -29,6 +29,12 @@ class Settings(BaseSettings):
         description="A PostgreSQL URL (postgresql://user:password@host:port/database, pgvector installed) to keep "
         "the index in that database, shared by any number of servers; unset, the index is files in `index`.",
     )
+    store_schema: str = Field(
+        "assistant",
+        pattern=r"^[a-z_][a-z0-9_]{0,39}$",
+        description="With a PostgreSQL store: the schema of this index (versions get '<schema>_v<version>' "
+        "schemas), so several indexes can share one database.",
+    )
     device: Literal["cpu", "cuda", "auto"] = Field(
         "cpu",
         description="Where `assistant index` embeds: 'cuda' (a GPU, torch in bf16, for bulk builds), 'auto' "

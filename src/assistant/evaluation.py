@@ -189,7 +189,10 @@ def run_eval(
     }
     try:
         _write_corpus(work / "corpus", bench.documents)
-        full = settings.model_copy(update={"corpus": work / "corpus", "index": work / "index"})
+        # with a database store, each benchmark index gets its own schema in it
+        full = settings.model_copy(
+            update={"corpus": work / "corpus", "index": work / "index", "store_schema": "assistant_eval_full"}
+        )
         assistant = Assistant(full, cached)
         report["reader"] = assistant.reader.identity if assistant.reader is not None else None
         began = time.perf_counter()
@@ -330,7 +333,9 @@ def _abstention(
     reported beside it. Near-topic questions are asked on the same index, per slice."""
     kept = abstention_corpus(bench, drawn.removed)
     _write_corpus(work / "half", kept)
-    half = settings.model_copy(update={"corpus": work / "half", "index": work / "half-index"})
+    half = settings.model_copy(
+        update={"corpus": work / "half", "index": work / "half-index", "store_schema": "assistant_eval_half"}
+    )
     assistant = Assistant(half, embedder)
     assistant.build(progress=progress)
     store = assistant.store()

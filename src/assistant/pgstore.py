@@ -34,6 +34,7 @@ import socket
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,9 +54,8 @@ from assistant.types import Document, Passage, Sentence
 log = logging.getLogger(__name__)
 
 SCHEMA = "assistant"
-CHANNEL = "assistant_version"
-LOCK_KEY = (0x61737369, 0x6275696C)  # advisory lock ("assi", "buil"): one build at a time, any machine
-SETUP_KEY = (0x61737369, 0x73657475)  # ("assi", "setu"): one process creates the tables at a time
+BUILD_LOCK = 0x6275696C  # advisory lock ("buil", crc32 of the schema): one build at a time, any machine
+SETUP_LOCK = 0x73657475  # ("setu", 0): one process creates tables at a time
 POLL_SECONDS = 2.0  # replicas re-read `current` this often when no notification came
 GRACE_SECONDS = 60.0  # a version older than current and previous is dropped only after this long
 CONNECT_TIMEOUT = 5
@@ -74,8 +74,9 @@ def describe(url: str) -> str:
     return f"the PostgreSQL database {parts.get('dbname') or parts.get('user') or '(default)'} on {host}{port}"
 
 
-def _schema(version: str) -> str:
-    return "assistant_v" + version.lower().replace("-", "_")
+def version_schema(schema: str, version: str) -> str:
+    """The schema that holds one version's tables."""
+    return f"{schema}_v" + version.lower().replace("-", "_")
 
 
 def _array(value: Any) -> np.ndarray:
@@ -88,16 +89,16 @@ def _unavailable(where: str, exc: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"{where} cannot be reached ({reason}); try again shortly")
 
 
-def _follow(store: weakref.ref[PostgresStore], url: str, closed: threading.Event) -> None:
+def _follow(store: weakref.ref[PostgresStore], url: str, schema: str, closed: threading.Event) -> None:
     """Keep the store's `_current` up to date: LISTEN for switches, poll as a fallback, reconnect
     after losses. Holds the store weakly: the thread ends with it (or when it is closed)."""
     delay = 0.5
-    current = sql.SQL("SELECT version FROM {}.current").format(sql.Identifier(SCHEMA))
+    current = sql.SQL("SELECT version FROM {}.current").format(sql.Identifier(schema))
     name = f"assistant follow (pid {os.getpid()} on {socket.gethostname()})"[:63]
     while not closed.is_set() and store() is not None:
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name=name) as conn:
-                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(f"{schema}_version")))
                 delay = 0.5
                 while not closed.is_set():
                     row = conn.execute(current).fetchone()
@@ -151,9 +152,11 @@ class PgVectors:
 class PostgresStore:
     """Index versions in a PostgreSQL database (see the module's docstring)."""
 
-    def __init__(self, url: str, ef_search: int = 256, pool_size: int = 8) -> None:
+    def __init__(self, url: str, ef_search: int = 256, pool_size: int = 8, schema: str = SCHEMA) -> None:
         self.url = url
-        self.location = describe(url)
+        self.schema = schema  # several indexes can share a database, one schema each
+        self.location = describe(url) + ("" if schema == SCHEMA else f", schema {schema}")
+        self._lock_key = (BUILD_LOCK, zlib.crc32(schema.encode()) & 0x7FFFFFFF)
         self.ef_search = min(ef_search, PGVECTOR_MAX_EF_SEARCH)
         self._current: str | None = None
         self._watching: threading.Thread | None = None
@@ -196,21 +199,21 @@ class PostgresStore:
         with self._connect("setup") as conn:
             try:
                 with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", SETUP_KEY)
+                    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (SETUP_LOCK, 0))
                     if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
                         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
+                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
                     conn.execute(
                         sql.SQL(
                             "CREATE TABLE IF NOT EXISTS {}.versions (name text PRIMARY KEY, manifest jsonb NOT NULL,"
                             " created_at timestamptz NOT NULL DEFAULT clock_timestamp())"
-                        ).format(sql.Identifier(SCHEMA))
+                        ).format(sql.Identifier(self.schema))
                     )
                     conn.execute(
                         sql.SQL(
                             "CREATE TABLE IF NOT EXISTS {0}.current (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
                             " version text NOT NULL REFERENCES {0}.versions (name))"
-                        ).format(sql.Identifier(SCHEMA))
+                        ).format(sql.Identifier(self.schema))
                     )
             except psycopg.errors.InsufficientPrivilege as exc:
                 raise StoreUnavailable(
@@ -259,7 +262,9 @@ class PostgresStore:
             return self._current
         try:
             with self._connect("read") as conn:
-                row = conn.execute(sql.SQL("SELECT version FROM {}.current").format(sql.Identifier(SCHEMA))).fetchone()
+                row = conn.execute(
+                    sql.SQL("SELECT version FROM {}.current").format(sql.Identifier(self.schema))
+                ).fetchone()
         except psycopg.Error as exc:
             raise _unavailable(self.location, exc) from exc
         self._current = None if row is None else str(row[0])
@@ -273,7 +278,10 @@ class PostgresStore:
                 return
             self.current_version()  # the first answer waits for the real value
             self._watching = threading.Thread(
-                target=_follow, args=(weakref.ref(self), self.url, self._closed), name="assistant-follow", daemon=True
+                target=_follow,
+                args=(weakref.ref(self), self.url, self.schema, self._closed),
+                name="assistant-follow",
+                daemon=True,
             )
             self._watching.start()
 
@@ -284,7 +292,7 @@ class PostgresStore:
         try:
             with self._connect("read") as conn:
                 row = conn.execute(
-                    sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(SCHEMA)),
+                    sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(self.schema)),
                     (version,),
                 ).fetchone()
         except psycopg.Error:
@@ -298,7 +306,7 @@ class PostgresStore:
                 row = conn.execute(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s "
                     "AND objsubid = 2 AND granted",
-                    [k & 0xFFFFFFFF for k in LOCK_KEY],
+                    self._lock_key,
                 ).fetchone()
         except psycopg.Error as exc:
             raise _unavailable(self.location, exc) from exc
@@ -310,13 +318,13 @@ class PostgresStore:
         the server releases if the builder dies or loses the connection."""
         conn = self._connect("build lock", autocommit=True)
         try:
-            acquired = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", LOCK_KEY).fetchone()
+            acquired = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", self._lock_key).fetchone()
             if not (acquired and acquired[0]):
                 holder = conn.execute(
                     "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                     "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s AND l.objsubid = 2 "
                     "AND l.granted",
-                    [k & 0xFFFFFFFF for k in LOCK_KEY],
+                    self._lock_key,
                 ).fetchone()
                 who = holder[0] if holder and holder[0] else "another process"
                 raise BuildBusy(
@@ -333,12 +341,12 @@ class PostgresStore:
         version = self.current_version()
         if version is None:
             return {}, [], []
-        schema = sql.Identifier(_schema(version))
+        schema = sql.Identifier(version_schema(self.schema, version))
         try:
             with self._connect("read") as conn, conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 row = conn.execute(
-                    sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(SCHEMA)),
+                    sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(self.schema)),
                     (version,),
                 ).fetchone()
                 documents = [
@@ -365,7 +373,7 @@ class PostgresStore:
         version = self.current_version()
         if version is None:
             return
-        schema = sql.Identifier(_schema(version))
+        schema = sql.Identifier(version_schema(self.schema, version))
         from pgvector.psycopg import register_vector
 
         try:
@@ -400,12 +408,12 @@ class PostgresStore:
             raise IndexMissing(f"no index in {self.location} — run `assistant index` first")
         if not VERSION_NAME.fullmatch(version):
             raise IndexMismatch(f"{self.location} names a damaged version; {fix}")
-        schema = sql.Identifier(_schema(version))
+        schema = sql.Identifier(version_schema(self.schema, version))
         try:
             with self._connect("load") as conn, conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 row = conn.execute(
-                    sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(SCHEMA)),
+                    sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(self.schema)),
                     (version,),
                 ).fetchone()
                 if row is None:
@@ -473,7 +481,7 @@ class PostgresStore:
             raise IndexMismatch(f"index version {version} in {self.location} is inconsistent; {fix}")
         if lexical.weights.shape[0] != len(passages):
             raise IndexMismatch(f"index version {version} in {self.location} is inconsistent (lexical); {fix}")
-        vectors = PgVectors(self, _schema(version), len(passages), dimension)
+        vectors = PgVectors(self, version_schema(self.schema, version), len(passages), dimension)
         return StoredIndex(
             self.location, manifest, vectors, passages, documents, sentence_vectors, sentence_rows, lexical
         )
@@ -495,7 +503,7 @@ class PostgresStore:
             raise ValueError("vector counts do not match the passages")
         dimension = int(manifest["model"]["dimension"])
         version = version_name()
-        schema = sql.Identifier(_schema(version))
+        schema = sql.Identifier(version_schema(self.schema, version))
         try:
             with self._connect("build") as conn:
                 register_vector(conn)
@@ -545,7 +553,7 @@ class PostgresStore:
                     full["manifest_sha256"] = manifest_digest(full)
                     conn.execute(
                         sql.SQL("INSERT INTO {}.versions (name, manifest) VALUES (%s, %s)").format(
-                            sql.Identifier(SCHEMA)
+                            sql.Identifier(self.schema)
                         ),
                         (version, json.dumps(full, ensure_ascii=False)),
                     )
@@ -553,10 +561,10 @@ class PostgresStore:
                         sql.SQL(
                             "INSERT INTO {}.current (one, version) VALUES (true, %s)"
                             " ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version"
-                        ).format(sql.Identifier(SCHEMA)),
+                        ).format(sql.Identifier(self.schema)),
                         (version,),
                     )
-                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, version))
+                    conn.execute("SELECT pg_notify(%s, %s)", (f"{self.schema}_version", version))
                 self._current = version
                 self._drop_old(conn, version)
         except psycopg.OperationalError as exc:
@@ -614,14 +622,19 @@ class PostgresStore:
                     sql.SQL(
                         "SELECT name, extract(epoch FROM clock_timestamp() - created_at) FROM {}.versions"
                         " ORDER BY created_at DESC"
-                    ).format(sql.Identifier(SCHEMA))
+                    ).format(sql.Identifier(self.schema))
                 ).fetchall()
                 for i in range(KEEP_VERSIONS, len(rows)):
                     name, replaced_for = rows[i][0], float(rows[i - 1][1])  # the age of its successor
                     if name != keep and replaced_for > GRACE_SECONDS:
-                        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(_schema(name))))
                         conn.execute(
-                            sql.SQL("DELETE FROM {}.versions WHERE name = %s").format(sql.Identifier(SCHEMA)), (name,)
+                            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                                sql.Identifier(version_schema(self.schema, name))
+                            )
+                        )
+                        conn.execute(
+                            sql.SQL("DELETE FROM {}.versions WHERE name = %s").format(sql.Identifier(self.schema)),
+                            (name,),
                         )
         except psycopg.Error as exc:
             log.warning("old index versions were not dropped yet (%s); the next build retries", exc)
@@ -632,6 +645,6 @@ class PostgresStore:
             return [
                 r[0]
                 for r in conn.execute(
-                    sql.SQL("SELECT name FROM {}.versions ORDER BY created_at").format(sql.Identifier(SCHEMA))
+                    sql.SQL("SELECT name FROM {}.versions ORDER BY created_at").format(sql.Identifier(self.schema))
                 )
             ]

@@ -84,7 +84,9 @@ def run_realdocs(
             shutil.copy(pdf, corpus / pdf.name)
         else:
             corpus = folder / "corpus"
-        local = settings.model_copy(update={"corpus": corpus, "index": work / "index"})
+        local = settings.model_copy(
+            update={"corpus": corpus, "index": work / "index", "store_schema": "assistant_eval_realdocs"}
+        )
         assistant = Assistant(local, embedder)
         began = time.perf_counter()
         built = assistant.build()

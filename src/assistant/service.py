@@ -107,7 +107,9 @@ class Assistant:
             with self._model_lock:
                 if self._index_store is None:
                     settings = self.settings
-                    self._index_store = open_store(settings.index, settings.store, settings.hnsw_ef_search)
+                    self._index_store = open_store(
+                        settings.index, settings.store, settings.hnsw_ef_search, settings.store_schema
+                    )
         return self._index_store
 
     @property

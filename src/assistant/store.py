@@ -490,10 +490,10 @@ class FileStore:
         pass
 
 
-def open_store(index: Path, url: str | None, ef_search: int = 256) -> Store:
-    """The file store in `index`, or the PostgreSQL database at `url` when one is given."""
+def open_store(index: Path, url: str | None, ef_search: int = 256, schema: str = "assistant") -> Store:
+    """The file store in `index`, or the PostgreSQL database at `url` (in `schema`) when one is given."""
     if not url:
         return FileStore(index)
     from assistant.pgstore import PostgresStore  # psycopg only for those who use it
 
-    return PostgresStore(url, ef_search)
+    return PostgresStore(url, ef_search, schema=schema)
