@@ -276,3 +276,15 @@ def test_a_bad_store_url_is_refused_at_start_with_a_clear_message(tmp_path: Path
     )
     assert cli.returncode != 0 and expected in cli.stderr
     assert "Traceback" not in cli.stderr and "secret-password" not in cli.stderr
+
+
+def test_a_server_can_answer_from_a_read_only_database(tmp_path: Path, corpus: Path, database: str) -> None:
+    """As from a streaming replica: the server writes nothing, follows versions, answers."""
+    settings = _settings(corpus, tmp_path / "index", database)
+    Assistant(settings, HashEmbedder()).build()
+    name = psycopg.conninfo.conninfo_to_dict(database)["dbname"]
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {name} SET default_transaction_read_only = on")
+    replica = Assistant(settings, HashEmbedder())
+    answer = replica.answer("digital companies")
+    assert answer.citations and answer.index_version == replica.index_store.current_version(cached=True)

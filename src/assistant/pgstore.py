@@ -98,7 +98,11 @@ def _follow(store: weakref.ref[PostgresStore], url: str, schema: str, closed: th
     while not closed.is_set() and store() is not None:
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name=name) as conn:
-                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(f"{schema}_version")))
+                try:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(f"{schema}_version")))
+                    listening = True
+                except (psycopg.errors.FeatureNotSupported, psycopg.errors.ReadOnlySqlTransaction):
+                    listening = False  # a read replica (hot standby) has no LISTEN: polling alone
                 delay = 0.5
                 while not closed.is_set():
                     row = conn.execute(current).fetchone()
@@ -107,8 +111,11 @@ def _follow(store: weakref.ref[PostgresStore], url: str, schema: str, closed: th
                         return
                     owner._current = None if row is None else str(row[0])
                     del owner
-                    for _ in conn.notifies(timeout=POLL_SECONDS, stop_after=1):
-                        pass  # a switch: read `current` again at once
+                    if listening:
+                        for _ in conn.notifies(timeout=POLL_SECONDS, stop_after=1):
+                            pass  # a switch: read `current` again at once
+                    else:
+                        closed.wait(POLL_SECONDS)
         except psycopg.Error as exc:
             log.warning("following index versions: %s; retrying in %.1f s", str(exc).splitlines()[0], delay)
             closed.wait(delay)
@@ -195,9 +202,18 @@ class PostgresStore:
         conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
 
     def _setup(self) -> None:
-        """Create the extension and the version tables if they are not there (idempotent)."""
+        """Create the extension and the version tables if they are not there (idempotent; nothing
+        is written when they are, so a server may point at a read-only replica)."""
         with self._connect("setup") as conn:
             try:
+                ready = conn.execute(
+                    "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL"
+                    " AND EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')",
+                    (f'"{self.schema}".versions', f'"{self.schema}".current'),
+                ).fetchone()
+                conn.rollback()
+                if ready and ready[0]:
+                    return
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (SETUP_LOCK, 0))
                     if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
