@@ -7,9 +7,10 @@ Without --url, a PostgreSQL 16 with pgvector is started in a temporary folder (p
 The bundled corpus is indexed into it (`assistant index`, real model); two `assistant serve`
 processes on loopback share it; `hey` (Debian package) sends questions to both at once for
 --seconds with --clients connections each, while a third process edits a document and runs
-`assistant index` --rebuilds times. Reports requests/s and latency per replica, every status
-code (anything but 200 is an error), the versions built, and the version each replica serves
-at the end.
+`assistant index` --rebuilds times. Reports requests/s and latency per replica (and, first,
+of one replica alone with no rebuild, with as many connections as both), every status code
+(anything but 200 is an error), the versions built, and the version each replica serves at
+the end.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def main() -> None:
         try:
             for port, proc in zip(ports, replicas, strict=True):
                 wait_ready(port, proc)
+            alone = hey(ports[0], args.seconds, 2 * args.clients)  # baseline: one replica, no rebuild
             results: dict[int, dict[str, object]] = {}
             loads = [
                 threading.Thread(target=lambda p=p: results.__setitem__(p, hey(p, args.seconds, args.clients)))
@@ -136,7 +138,10 @@ def main() -> None:
                 built.append(index("builder"))
             for t in loads:
                 t.join()
-            time.sleep(3)  # replicas follow within seconds
+            waited = time.monotonic()  # a replica loads a new version when asked: keep asking
+            while time.monotonic() - waited < 60 and any(health(p)["index_version"] != built[-1] for p in ports):
+                time.sleep(0.2)
+            followed_s = round(time.monotonic() - waited, 1)
             serving = [health(p)["index_version"] for p in ports]
         finally:
             for proc in replicas:
@@ -147,12 +152,14 @@ def main() -> None:
         "seconds": args.seconds,
         "clients_per_replica": args.clients,
         "first_version": first,
+        "one_replica_alone": alone,
         "versions_built_under_load": built,
         "replica_1": results[ports[0]],
         "replica_2": results[ports[1]],
         "total_requests_per_s": round(sum(float(r["requests_per_s"]) for r in results.values()), 1),  # type: ignore[arg-type]
         "non_200": sum(n for r in results.values() for c, n in r["status_codes"].items() if c != "200"),  # type: ignore[attr-defined]
         "serving_at_end": serving,
+        "seconds_to_serve_the_last_build_after_the_load": followed_s,
         "all_on_last_version": all(v == built[-1] for v in serving) if built else None,
     }
     report(result, args.json)
