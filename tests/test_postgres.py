@@ -28,7 +28,7 @@ import assistant.pgstore as pgstore
 from assistant.api import create_app
 from assistant.config import Settings
 from assistant.embedding import Embedder
-from assistant.errors import BuildBusy
+from assistant.errors import BuildBusy, IndexWriteError
 from assistant.pgstore import PostgresStore
 from assistant.service import Assistant
 
@@ -288,3 +288,24 @@ def test_a_server_can_answer_from_a_read_only_database(tmp_path: Path, corpus: P
     replica = Assistant(settings, HashEmbedder())
     answer = replica.answer("digital companies")
     assert answer.citations and answer.index_version == replica.index_store.current_version(cached=True)
+
+
+def test_a_build_that_loses_its_connection_changes_nothing(
+    tmp_path: Path, corpus: Path, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(corpus, tmp_path / "index", database)
+    first = Assistant(settings, HashEmbedder()).build()
+    copy_rows = PostgresStore._copy_rows
+
+    def lose_connection(self: PostgresStore, conn: psycopg.Connection, *rest: object) -> None:  # type: ignore[type-arg]
+        with psycopg.connect(database, autocommit=True) as other:  # the network drops, the server restarts...
+            other.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+        copy_rows(self, conn, *rest)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(PostgresStore, "_copy_rows", lose_connection)
+        with pytest.raises(IndexWriteError, match=r"could not be updated .* the version it serves is unchanged"):
+            Assistant(settings, HashEmbedder()).build(full=True)
+    assert Assistant(settings, HashEmbedder()).store().version == first.version
+    schemas, listed = _schemas(database)
+    assert schemas == listed and len(listed) == 1

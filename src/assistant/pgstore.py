@@ -46,7 +46,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from assistant.errors import BuildBusy, IndexMismatch, IndexMissing, StoreUnavailable
+from assistant.errors import BuildBusy, IndexMismatch, IndexMissing, IndexWriteError, StoreUnavailable
 from assistant.lexical import LexicalIndex
 from assistant.store import FORMAT_VERSION, KEEP_VERSIONS, VERSION_NAME, StoredIndex, manifest_digest, version_name
 from assistant.types import Document, Passage, Sentence
@@ -583,8 +583,11 @@ class PostgresStore:
                     conn.execute("SELECT pg_notify(%s, %s)", (f"{self.schema}_version", version))
                 self._current = version
                 self._drop_old(conn, version)
-        except psycopg.OperationalError as exc:
-            raise _unavailable(self.location, exc) from exc
+        except psycopg.Error as exc:  # lost connection, disk full, ...: the transaction rolled back
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise IndexWriteError(
+                f"the index in {self.location} could not be updated ({reason}); the version it serves is unchanged"
+            ) from exc
         return version
 
     def _copy_rows(
