@@ -27,6 +27,7 @@ the application's own, identical to the file store's.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -89,6 +90,12 @@ def _unavailable(where: str, exc: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"{where} cannot be reached ({reason}); try again shortly")
 
 
+_EXITING = threading.Event()  # the interpreter is exiting: followers stop instead of reconnecting
+# threading's exit hooks run before atexit's (which may stop a database first, as pgserver's
+# does); concurrent.futures relies on the same hook. Plain atexit where it is missing.
+getattr(threading, "_register_atexit", atexit.register)(_EXITING.set)
+
+
 def _follow(store: weakref.ref[PostgresStore], url: str, schema: str, closed: threading.Event) -> None:
     """Keep the store's `_current` up to date: LISTEN for switches, poll as a fallback, reconnect
     after losses. Holds the store weakly: the thread ends with it (or when it is closed)."""
@@ -117,6 +124,8 @@ def _follow(store: weakref.ref[PostgresStore], url: str, schema: str, closed: th
                     else:
                         closed.wait(POLL_SECONDS)
         except psycopg.Error as exc:
+            if _EXITING.is_set():
+                return
             log.warning("following index versions: %s; retrying in %.1f s", str(exc).splitlines()[0], delay)
             closed.wait(delay)
             delay = min(delay * 2, 10.0)
