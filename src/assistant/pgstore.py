@@ -45,7 +45,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from assistant.errors import BuildBusy, IndexMismatch, IndexMissing, IndexWriteError, StoreUnavailable
 from assistant.lexical import LexicalIndex
@@ -60,6 +60,7 @@ SETUP_LOCK = 0x73657475  # ("setu", 0): one process creates tables at a time
 POLL_SECONDS = 2.0  # replicas re-read `current` this often when no notification came
 GRACE_SECONDS = 60.0  # a version older than current and previous is dropped only after this long
 CONNECT_TIMEOUT = 5
+POOL_WAIT = 3  # seconds a question waits for a database connection before its 503
 STATEMENT_TIMEOUT_MS = 10_000  # a serving query never hangs a request for longer
 PGVECTOR_MAX_EF_SEARCH = 1000
 
@@ -261,13 +262,15 @@ class PostgresStore:
         taken from the pool was lost (database restarted, connection killed)."""
         for attempt in (0, 1):
             try:
-                with self._pool.connection(timeout=CONNECT_TIMEOUT) as conn:
+                with self._pool.connection(timeout=POOL_WAIT) as conn:
                     return conn.execute(statement, params).fetchall()
             except psycopg.errors.UndefinedTable as exc:
                 raise StoreUnavailable(
                     "the index version being served was removed from the database; the current one is being loaded"
                 ) from exc
-            except psycopg.OperationalError as exc:  # PoolTimeout included
+            except PoolTimeout as exc:  # no connection could be made: retrying would only wait again
+                raise _unavailable(self.location, exc) from exc
+            except psycopg.OperationalError as exc:
                 if attempt:
                     raise _unavailable(self.location, exc) from exc
                 log.warning("index database connection lost (%s); retrying on a new connection", exc)
