@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--m", type=int, default=32)
     parser.add_argument("--ef-construction", type=int, default=64)
     parser.add_argument("--ef-search", type=int, default=256, help="the store's default (ASSISTANT_HNSW_EF_SEARCH)")
+    parser.add_argument("--also", type=int, nargs="*", default=[64, 1000], help="other ef_search values to measure")
     parser.add_argument("--memory", default="2GB", help="maintenance_work_mem for the HNSW build (4GB at 1M)")
     parser.add_argument("--url", help="an existing database (its schema bench_scale is replaced)")
     parser.add_argument("--json", type=Path)
@@ -124,12 +125,16 @@ def main() -> None:
         result["exact_p99_ms"] = round(percentile(exact_times, 99), 2)
         result["hnsw_build_s"] = round(build_hnsw(url, args.m, args.ef_construction, args.memory), 1)
         timed(search, queries[:20], args.k)  # warm the index pages
-        found, times = timed(search, queries, args.k)
-        recall = np.mean([len(set(f) & set(t)) / args.k for f, t in zip(found, truth, strict=True)])
-        result["hnsw_ef_search"] = min(args.ef_search, 1000)
-        result["hnsw_p50_ms"] = round(percentile(times, 50), 2)
-        result["hnsw_p99_ms"] = round(percentile(times, 99), 2)
-        result["hnsw_recall_at_10"] = round(float(recall), 3)
+        for ef in sorted({min(args.ef_search, 1000), *args.also}):
+            tuned = PostgresStore(url, ef, schema="bench_scale_store")
+            found, times = timed(PgVectors(tuned, SCHEMA, args.vectors, args.dim), queries, args.k)
+            recall = np.mean([len(set(f) & set(t)) / args.k for f, t in zip(found, truth, strict=True)])
+            suffix = "" if ef == min(args.ef_search, 1000) else f"_ef{ef}"
+            result["hnsw_ef_search" + suffix] = ef
+            result["hnsw_p50_ms" + suffix] = round(percentile(times, 50), 2)
+            result["hnsw_p99_ms" + suffix] = round(percentile(times, 99), 2)
+            result["hnsw_recall_at_10" + suffix] = round(float(recall), 3)
+            tuned.close()
         with psycopg.connect(url) as conn:
             size = conn.execute(
                 "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n"
