@@ -309,3 +309,24 @@ def test_a_build_that_loses_its_connection_changes_nothing(
     assert Assistant(settings, HashEmbedder()).store().version == first.version
     schemas, listed = _schemas(database)
     assert schemas == listed and len(listed) == 1
+
+
+def test_an_idle_server_switches_to_a_version_built_elsewhere_without_being_asked(
+    tmp_path: Path, corpus: Path, database: str
+) -> None:
+    """The follower loads the new version as soon as it is current: the next question, however
+    late, is answered from it at once."""
+    settings = _settings(corpus, tmp_path / "index", database)
+    first = Assistant(settings, HashEmbedder()).build()
+    replica = Assistant(_settings(corpus, tmp_path / "replica", database), HashEmbedder())
+    assert replica.answer("digital companies").index_version == first.version
+    (corpus / "trains.txt").write_text("A new document about trains and railways in France.", encoding="utf-8")
+    builder = _builder(corpus, tmp_path / "builder", database, "once")
+    assert builder.stdout is not None
+    new = builder.stdout.readline().strip()
+    builder.communicate(timeout=120)
+    deadline = time.monotonic() + 30
+    while replica._store is None or replica._store.version != new:  # no question asked meanwhile
+        assert time.monotonic() < deadline, "the idle server did not load the new version"
+        time.sleep(0.05)
+    assert replica.answer("trains and railways").index_version == new

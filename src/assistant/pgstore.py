@@ -36,7 +36,7 @@ import threading
 import time
 import weakref
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -117,7 +117,12 @@ def _follow(store: weakref.ref[PostgresStore], url: str, schema: str, closed: th
                     owner = store()
                     if owner is None:
                         return
-                    owner._current = None if row is None else str(row[0])
+                    seen, owner._current = owner._current, None if row is None else str(row[0])
+                    if owner._current != seen and owner._current is not None and owner.on_switch is not None:
+                        try:
+                            owner.on_switch(owner._current)
+                        except Exception:  # a listener's failure must not stop the following
+                            log.exception("reacting to index version %s", owner._current)
                     del owner
                     if listening:
                         for _ in conn.notifies(timeout=POLL_SECONDS, stop_after=1):
@@ -125,7 +130,7 @@ def _follow(store: weakref.ref[PostgresStore], url: str, schema: str, closed: th
                     else:
                         closed.wait(POLL_SECONDS)
         except psycopg.Error as exc:
-            if _EXITING.is_set():
+            if _EXITING.is_set() or store() is None:
                 return
             log.warning("following index versions: %s; retrying in %.1f s", str(exc).splitlines()[0], delay)
             closed.wait(delay)
@@ -176,6 +181,9 @@ class PostgresStore:
         self._lock_key = (BUILD_LOCK, zlib.crc32(schema.encode()) & 0x7FFFFFFF)
         self.ef_search = min(ef_search, PGVECTOR_MAX_EF_SEARCH)
         self._current: str | None = None
+        # called (from the follower thread) with the new version when `current` changes: a
+        # server loads it then, not at its next question
+        self.on_switch: Callable[[str], None] | None = None
         self._watching: threading.Thread | None = None
         self._closed = threading.Event()
         self._watch_lock = threading.Lock()

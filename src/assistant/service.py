@@ -110,6 +110,7 @@ class Assistant:
                     self._index_store = open_store(
                         settings.index, settings.store, settings.hnsw_ef_search, settings.store_schema
                     )
+                    self._index_store.on_switch = self._switched  # a database store tells of switches
         return self._index_store
 
     @property
@@ -202,6 +203,11 @@ class Assistant:
             loading.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
             if loading.is_alive():
                 return store
+
+    def _switched(self, version: str) -> None:
+        """Another process made `version` current: load it now if this service serves already."""
+        if self._store is not None and version not in (self._store.version, self._refused):
+            self._load_in_background(version)
 
     def _load_in_background(self, version: str) -> None:
         with self._store_lock:

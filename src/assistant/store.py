@@ -27,7 +27,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -406,7 +406,8 @@ class Store(Protocol):
     """Where index versions live: files in a folder (`FileStore`, the default) or a PostgreSQL
     database (`pgstore.PostgresStore`). Both switch versions atomically and allow one build at a time."""
 
-    location: str  # for messages: "index/" or "postgresql://host/db"
+    location: str  # for messages: "index/" or "the PostgreSQL database db on host"
+    on_switch: Callable[[str], None] | None  # told of a version made current elsewhere, where the store can
 
     def current_version(self, cached: bool = False) -> str | None: ...
 
@@ -441,6 +442,7 @@ class FileStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.location = f"{path}/"
+        self.on_switch: Callable[[str], None] | None = None  # never called: servers read CURRENT per question
 
     def current_version(self, cached: bool = False) -> str | None:
         return current_version(self.path)  # one small read: cheap enough for every request
