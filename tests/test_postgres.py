@@ -90,7 +90,9 @@ def test_answers_are_those_of_the_file_store(built: Settings, embedder: Embedder
         settings = _settings(built.corpus, built.index, database, ann_threshold=threshold)
         pg = Assistant(settings, embedder)
         report = pg.build(full=True)
-        assert report.changed and pg.store().manifest["vector_index"]["kind"] == ("flat" if threshold > 1 else "hnsw")
+        spec = pg.store().manifest["vector_index"]
+        assert report.changed and spec["kind"] == ("flat" if threshold > 1 else "hnsw")
+        assert threshold > 1 or spec["ef_construction"] == 128
         for question in QUESTIONS:
             a, b = files.answer(question), pg.answer(question)
             assert [(c.document_id, c.start, c.end) for c in a.citations] == [
@@ -103,7 +105,8 @@ def test_answers_are_those_of_the_file_store(built: Settings, embedder: Embedder
         pg.index_store.close()
     with psycopg.connect(database) as conn:
         indexes = [r[0] for r in conn.execute("SELECT indexdef FROM pg_indexes WHERE indexdef ILIKE '%hnsw%'")]
-    assert indexes and "vector_ip_ops" in indexes[0]
+    # built as wide as pgvector needs for the recall FAISS gets (PG_MIN_EF_CONSTRUCTION), and recorded
+    assert indexes and "vector_ip_ops" in indexes[0] and "ef_construction='128'" in indexes[0]
 
 
 def test_an_incremental_build_elsewhere_reuses_the_database_vectors(
