@@ -28,7 +28,7 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from assistant.pgstore import PgVectors, PostgresStore
 from common import machine, percentile, report
-from scale import mixture
+from scale import mixture, timed_search  # PgVectors searches as FAISS does
 
 SCHEMA = "bench_scale"
 
@@ -78,17 +78,6 @@ def build_hnsw(url: str, m: int, ef_construction: int, memory: str) -> float:
     return time.perf_counter() - began
 
 
-def timed(search: PgVectors, queries: np.ndarray, k: int) -> tuple[np.ndarray, list[float]]:
-    ids = np.empty((len(queries), k), dtype=np.int64)
-    times = []
-    for i, q in enumerate(queries):
-        t = time.perf_counter()
-        _, found = search.search(q.reshape(1, -1), k)
-        times.append((time.perf_counter() - t) * 1000)
-        ids[i] = found[0]
-    return ids, times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vectors", type=int, default=100_000)
@@ -120,14 +109,14 @@ def main() -> None:
         search = PgVectors(store, SCHEMA, args.vectors, args.dim)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(sql.SQL("ANALYZE {}.passages").format(sql.Identifier(SCHEMA)))
-        _, exact_times = timed(search, queries[: min(50, args.queries)], args.k)  # sequential scan
+        _, exact_times = timed_search(search, queries[: min(50, args.queries)], args.k)  # sequential scan
         result["exact_p50_ms"] = round(percentile(exact_times, 50), 2)
         result["exact_p99_ms"] = round(percentile(exact_times, 99), 2)
         result["hnsw_build_s"] = round(build_hnsw(url, args.m, args.ef_construction, args.memory), 1)
-        timed(search, queries[:20], args.k)  # warm the index pages
+        timed_search(search, queries[:20], args.k)  # warm the index pages
         for ef in sorted({min(args.ef_search, 1000), *args.also}):
             tuned = PostgresStore(url, ef, schema="bench_scale_store")
-            found, times = timed(PgVectors(tuned, SCHEMA, args.vectors, args.dim), queries, args.k)
+            found, times = timed_search(PgVectors(tuned, SCHEMA, args.vectors, args.dim), queries, args.k)
             recall = np.mean([len(set(f) & set(t)) / args.k for f, t in zip(found, truth, strict=True)])
             suffix = "" if ef == min(args.ef_search, 1000) else f"_ef{ef}"
             result["hnsw_ef_search" + suffix] = ef

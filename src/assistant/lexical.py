@@ -163,7 +163,7 @@ class LexicalIndex:
         return tuple(shared)
 
     def to_bytes(self) -> tuple[bytes, bytes]:
-        """The weights (.npz, no pickle) and the vocabulary with the passages' languages (JSON)."""
+        """The weights (.npz of plain arrays) and the vocabulary with the passages' languages (JSON)."""
         weights = io.BytesIO()
         sparse.save_npz(weights, self.weights, compressed=False)
         meta = json.dumps({"vocabulary": self.vocabulary, "languages": self.languages}, ensure_ascii=False)
@@ -171,7 +171,7 @@ class LexicalIndex:
 
     @classmethod
     def from_bytes(cls, weights: bytes, meta: bytes) -> LexicalIndex:
-        matrix = sparse.load_npz(io.BytesIO(weights)).tocsr()  # allow_pickle stays False
+        matrix = sparse.load_npz(io.BytesIO(weights)).tocsr()  # plain arrays only (scipy refuses objects)
         parsed = json.loads(meta.decode("utf-8"))
         return cls(parsed["vocabulary"], matrix, parsed["languages"])
 

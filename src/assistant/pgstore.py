@@ -33,7 +33,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import weakref
 import zlib
 from collections.abc import Callable, Iterator
@@ -49,7 +48,16 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from assistant.errors import BuildBusy, IndexMismatch, IndexMissing, IndexWriteError, StoreUnavailable
 from assistant.lexical import LexicalIndex
-from assistant.store import FORMAT_VERSION, KEEP_VERSIONS, VERSION_NAME, StoredIndex, manifest_digest, version_name
+from assistant.store import (
+    FORMAT_VERSION,
+    KEEP_VERSIONS,
+    VERSION_NAME,
+    StoredIndex,
+    check_counts,
+    complete_manifest,
+    manifest_digest,
+    version_name,
+)
 from assistant.types import Document, Passage, Sentence
 
 log = logging.getLogger(__name__)
@@ -63,6 +71,7 @@ CONNECT_TIMEOUT = 5
 POOL_WAIT = 3  # seconds a question waits for a database connection before its 503
 STATEMENT_TIMEOUT_MS = 10_000  # a serving query never hangs a request for longer
 PGVECTOR_MAX_EF_SEARCH = 1000
+SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"  # a version read whole, as of one moment
 # pgvector's HNSW needs a wider build than FAISS's for the same recall: on 200,000 synthetic
 # vectors (bench/pg_scale.py, m 32, ef_search 256) ef_construction 64 gave recall@10 0.882
 # and 128 gave 0.978, for a 1.6x longer build (FAISS reaches 0.977 at 1M with 64)
@@ -274,6 +283,10 @@ class PostgresStore:
         taken from the pool was lost (database restarted, connection killed)."""
         for attempt in (0, 1):
             try:
+                if attempt:  # a connection of its own: the pool may still hold other dead ones
+                    with self._connect("search", autocommit=True) as conn:
+                        self._configure(conn)
+                        return conn.execute(statement, params).fetchall()
                 with self._pool.connection(timeout=POOL_WAIT) as conn:
                     return conn.execute(statement, params).fetchall()
             except psycopg.errors.UndefinedTable as exc:
@@ -331,10 +344,7 @@ class PostgresStore:
             return False
         try:
             with self._connect("read") as conn:
-                row = conn.execute(
-                    sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(self.schema)),
-                    (version,),
-                ).fetchone()
+                row = self._manifest(conn, version)
         except psycopg.Error:
             return False
         return row is not None and row[0].get("manifest_sha256") == manifest_digest(row[0])
@@ -375,6 +385,13 @@ class PostgresStore:
         finally:
             conn.close()  # releases the lock
 
+    def _manifest(self, conn: psycopg.Connection[Any], version: str) -> tuple[Any, ...] | None:
+        """The row (manifest,) of `version` in the versions table, or None."""
+        return conn.execute(
+            sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(self.schema)),
+            (version,),
+        ).fetchone()
+
     def previous(self) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         """The current version's manifest, documents (without text) and passages (offsets and
         language), for planning an incremental build; empty when there is none."""
@@ -384,11 +401,8 @@ class PostgresStore:
         schema = sql.Identifier(version_schema(self.schema, version))
         try:
             with self._connect("read") as conn, conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                row = conn.execute(
-                    sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(self.schema)),
-                    (version,),
-                ).fetchone()
+                conn.execute(SNAPSHOT)
+                row = self._manifest(conn, version)
                 documents = [
                     {"id": r[0], "sha256": r[1], "source": r[2], "title": r[3], "language": r[4]}
                     for r in conn.execute(
@@ -420,7 +434,7 @@ class PostgresStore:
             with self._connect("read") as conn:
                 register_vector(conn)
                 conn.commit()
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                conn.execute(SNAPSHOT)
                 texts = dict(conn.execute(sql.SQL("SELECT id, text FROM {}.documents").format(schema)).fetchall())
                 query = sql.SQL(
                     "SELECT p.doc_id, p.start_char, p.end_char, p.sentences, p.embedding, s.vectors"
@@ -451,11 +465,8 @@ class PostgresStore:
         schema = sql.Identifier(version_schema(self.schema, version))
         try:
             with self._connect("load") as conn, conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                row = conn.execute(
-                    sql.SQL("SELECT manifest FROM {}.versions WHERE name = %s").format(sql.Identifier(self.schema)),
-                    (version,),
-                ).fetchone()
+                conn.execute(SNAPSHOT)
+                row = self._manifest(conn, version)
                 if row is None:
                     raise IndexMismatch(f"index version {version} is no longer in {self.location}")
                 manifest = row[0]
@@ -538,9 +549,7 @@ class PostgresStore:
         """Write a complete new version and make it current, in one transaction; returns its name."""
         from pgvector.psycopg import register_vector
 
-        n_sentences = sum(len(p.sentences) for p in passages)
-        if vectors.shape[0] != len(passages) or sentence_vectors.shape[0] != n_sentences:
-            raise ValueError("vector counts do not match the passages")
+        n_sentences = check_counts(passages, vectors, sentence_vectors, lexical)
         dimension = int(manifest["model"]["dimension"])
         version = version_name()
         schema = sql.Identifier(version_schema(self.schema, version))
@@ -581,17 +590,15 @@ class PostgresStore:
                                 " WITH (m = {}, ef_construction = {})"
                             ).format(schema, sql.Literal(int(spec["M"])), sql.Literal(int(spec["ef_construction"])))
                         )
-                    full = dict(manifest, vector_index=spec)
-                    full.update(
-                        format_version=FORMAT_VERSION,
-                        index_version=version,
-                        passage_count=len(passages),
-                        document_count=len(documents),
-                        sentence_count=n_sentences,
-                        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    full = complete_manifest(
+                        manifest,
+                        version,
+                        len(passages),
+                        len(documents),
+                        n_sentences,
+                        vector_index=spec,
                         store="postgresql",
                     )
-                    full["manifest_sha256"] = manifest_digest(full)
                     conn.execute(
                         sql.SQL("INSERT INTO {}.versions (name, manifest) VALUES (%s, %s)").format(
                             sql.Identifier(self.schema)

@@ -172,6 +172,36 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def check_counts(
+    passages: list[Passage], vectors: np.ndarray, sentence_vectors: np.ndarray, lexical: LexicalIndex
+) -> int:
+    """What a store is given to save must match row for row; returns the number of sentences."""
+    n_sentences = sum(len(p.sentences) for p in passages)
+    if vectors.shape[0] != len(passages) or sentence_vectors.shape[0] != n_sentences:
+        raise ValueError("vector counts do not match the passages")
+    if lexical.weights.shape[0] != len(passages):
+        raise ValueError("the keyword index does not match the passages")
+    return n_sentences
+
+
+def complete_manifest(
+    manifest: dict[str, Any], version: str, passages: int, documents: int, sentences: int, **more: Any
+) -> dict[str, Any]:
+    """The build's manifest with what every store records of a version, and its own digest."""
+    full = dict(manifest)
+    full.update(
+        format_version=FORMAT_VERSION,
+        index_version=version,
+        passage_count=passages,
+        document_count=documents,
+        sentence_count=sentences,
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **more,
+    )
+    full["manifest_sha256"] = manifest_digest(full)
+    return full
+
+
 def save_version(
     index_dir: Path,
     passages: list[Passage],
@@ -182,11 +212,7 @@ def save_version(
     manifest: dict[str, Any],
 ) -> str:
     """Write a complete new version and make it current atomically; returns its name."""
-    n_sentences = sum(len(p.sentences) for p in passages)
-    if vectors.shape[0] != len(passages) or sentence_vectors.shape[0] != n_sentences:
-        raise ValueError("vector counts do not match the passages")
-    if lexical.weights.shape[0] != len(passages):
-        raise ValueError("the keyword index does not match the passages")
+    n_sentences = check_counts(passages, vectors, sentence_vectors, lexical)
     versions = index_dir / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
     version = version_name()
@@ -225,17 +251,8 @@ def save_version(
         lexical.save(staging)
         with (staging / "sentences.npy").open("wb") as f:
             np.save(f, np.ascontiguousarray(sentence_vectors, dtype=np.float32), allow_pickle=False)
-        full = dict(manifest)
-        full.update(
-            format_version=FORMAT_VERSION,
-            index_version=version,
-            passage_count=len(passages),
-            document_count=len(documents),
-            sentence_count=n_sentences,
-            built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            files={name: sha256_file(staging / name) for name in FILES},
-        )
-        full["manifest_sha256"] = manifest_digest(full)
+        files = {name: sha256_file(staging / name) for name in FILES}
+        full = complete_manifest(manifest, version, len(passages), len(documents), n_sentences, files=files)
         (staging / "manifest.json").write_text(json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8")
         for name in (*FILES, "manifest.json"):
             _fsync_file(staging / name)
