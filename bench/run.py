@@ -1,7 +1,8 @@
 """The performance harness: one command, a table and a JSON file (a benchmark, not a test).
 
     python bench/run.py [--runs 3] [--backends openvino,onnx,onnx-int8,torch]
-                        [--paragraphs 400] [--seconds 15] [--json artifacts/bench.json]
+                        [--paragraphs 400] [--seconds 15] [--questions 400]
+                        [--sections embedding,build,http,reader] [--json artifacts/bench.json]
 
 1. Embedding, per backend, each in its own process: model load time (model files
    cached), then passages/s and tokens/s embedding PIAF (French) and XQuAD (English)
@@ -14,6 +15,10 @@
    and English questions (two of them off-topic) at concurrency 1 and 8 for `--seconds`
    each, from keep-alive asyncio clients on loopback: latency p50/p95/p99, requests/s,
    errors; the server's peak resident memory.
+4. The answer reader's cost: benchmark questions (French, English, Spanish, German; their
+   own length, not short ones) asked of an index of their paragraphs, each answered with
+   and without the reader in the same process on the same index: latency p50/p95 of both
+   and the p50 of the difference, question by question.
 
 Every figure is the median of `--runs` runs; the JSON keeps each run too.
 """
@@ -51,6 +56,7 @@ QUESTIONS = [
     "Which countries have leading digital environments?",
 ]
 BACKENDS = ("openvino", "onnx", "onnx-int8", "torch")
+SECTIONS = {"embedding", "build", "http", "reader"}
 
 
 def paragraphs(count: int) -> list[str]:
@@ -275,6 +281,68 @@ def http(env: dict[str, str], seconds: float) -> dict[str, Any]:
     return result
 
 
+# --- 4. the answer reader's cost ------------------------------------------------------
+
+
+def paragraphs_of(path: Path) -> list[dict[str, Any]]:
+    return [p for article in json.loads(path.read_text(encoding="utf-8"))["data"] for p in article["paragraphs"]]
+
+
+def benchmark_questions(count: int) -> tuple[list[str], list[str]]:
+    """`count` paragraphs (half PIAF, half XQuAD English) and every question about them (XQuAD's
+    in English, Spanish and German)."""
+    rng = random.Random(0)
+    texts: list[str] = []
+    questions: list[str] = []
+    piaf = paragraphs_of(EVAL / "piaf-v1.0.json")
+    for p in rng.sample(piaf, count // 2):
+        texts.append(p["context"])
+        questions += [q["question"] for q in p["qas"]]
+    xquad = {lang: paragraphs_of(EVAL / f"xquad.{lang}.json") for lang in ("en", "es", "de")}
+    for i in rng.sample(range(len(xquad["en"])), count - count // 2):
+        texts.append(xquad["en"][i]["context"])
+        questions += [q["question"] for lang in xquad for q in xquad[lang][i]["qas"]]
+    return texts, questions
+
+
+def reader_cost(count: int, asked: int) -> dict[str, Any]:
+    from assistant.config import Settings
+    from assistant.service import Assistant
+
+    texts, questions = benchmark_questions(count)
+    questions = random.Random(1).sample(questions, min(asked, len(questions)))
+    work = Path(tempfile.mkdtemp())
+    try:
+        corpus = work / "corpus"
+        corpus.mkdir()
+        for i, text in enumerate(texts):
+            (corpus / f"p{i:04d}.txt").write_text(text, encoding="utf-8")
+        settings = Settings(corpus=corpus, index=work / "index")
+        with_reader = Assistant(settings)
+        with_reader.build()
+        without = Assistant(settings.model_copy(update={"reader": False}), with_reader.embedder)
+        for assistant in (with_reader, without):
+            assistant.answer(questions[0])  # loads the index and the reader outside the timings
+        on, off = [], []
+        for n, question in enumerate(questions):
+            pair = (with_reader, without) if n % 2 == 0 else (without, with_reader)
+            for assistant in pair:
+                began = time.perf_counter()
+                assistant.answer(question)
+                (on if assistant is with_reader else off).append((time.perf_counter() - began) * 1000)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    added = [a - b for a, b in zip(on, off, strict=True)]
+    return {
+        "questions": len(questions),
+        "with_reader_ms_p50": round(statistics.median(on), 1),
+        "with_reader_ms_p95": round(percentile(on, 95), 1),
+        "without_reader_ms_p50": round(statistics.median(off), 1),
+        "without_reader_ms_p95": round(percentile(off, 95), 1),
+        "added_ms_p50": round(statistics.median(added), 1),
+    }
+
+
 # --- the table -----------------------------------------------------------------------
 
 
@@ -291,6 +359,10 @@ def main() -> None:
     parser.add_argument("--paragraphs", type=int, default=400)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench.json")
+    parser.add_argument(
+        "--sections", default="embedding,build,http,reader", help="which measurements (default: all four)"
+    )
+    parser.add_argument("--questions", type=int, default=400, help="benchmark questions for the reader's cost")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -302,20 +374,29 @@ def main() -> None:
     unknown = set(backends) - set(BACKENDS)
     if unknown:
         raise SystemExit(f"unknown backend(s) {sorted(unknown)}; known: {', '.join(BACKENDS)}")
+    sections = {s for s in args.sections.split(",") if s}
+    if sections - SECTIONS or not sections:
+        raise SystemExit(f"--sections takes some of {', '.join(sorted(SECTIONS))}")
 
     work = Path(tempfile.mkdtemp())
     shutil.copytree(ROOT / "corpus", work / "corpus")
     env = {**os.environ, "ASSISTANT_CORPUS": str(work / "corpus"), "ASSISTANT_INDEX": str(work / "index")}
     subprocess.run([sys.executable, "-m", "assistant", "index"], env=env, check=True, capture_output=True)
-    for backend in backends:  # prepare each backend's files once, outside the timings
+    for backend in backends if "embedding" in sections else ():  # each backend's files, outside the timings
         embedding(backend, 8)
 
     runs: list[dict[str, Any]] = []
     try:
         for n in range(args.runs):
-            run: dict[str, Any] = {"embedding": {b: embedding(b, args.paragraphs) for b in backends}}
-            run["index_build"] = index_build(args.paragraphs)
-            run["http"] = http(env, args.seconds)
+            run: dict[str, Any] = {}
+            if "embedding" in sections:
+                run["embedding"] = {b: embedding(b, args.paragraphs) for b in backends}
+            if "build" in sections:
+                run["index_build"] = index_build(args.paragraphs)
+            if "http" in sections:
+                run["http"] = http(env, args.seconds)
+            if "reader" in sections:
+                run["reader"] = reader_cost(args.paragraphs, args.questions)
             runs.append(run)
             print(f"run {n + 1}/{args.runs} done", file=sys.stderr, flush=True)
     finally:
