@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from assistant import reader_model
+from assistant.answer import CONFIDENT_VERDICT, READER_CANDIDATES, Candidate, read
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import ModelError
@@ -69,6 +70,33 @@ CASES = [
 def test_the_sentence_that_answers_scores_higher(reader: Reader, question: str, answers: str, unrelated: str) -> None:
     right, wrong = reader.score(question, [("", answers), ("", unrelated)])
     assert right > wrong + 1.0
+
+
+class CountingReader:
+    """The real reader, counting the sentences it is given."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader, self.read = reader, 0
+
+    def score(self, question: str, candidates: list[tuple[str, str]]) -> np.ndarray:
+        self.read += len(candidates)
+        return self.reader.score(question, candidates)
+
+
+def test_a_confident_first_sentence_is_read_alone(reader: Reader) -> None:
+    question, answers, unrelated = CASES[1]
+    others = ["The bridge carries four lanes of traffic.", "Its main span is 503 metres long.", unrelated]
+
+    def ranked(texts: list[str]) -> list[Candidate]:
+        return [Candidate(1.0 - 0.001 * i, 0, 0, len(t), t, "Bridge") for i, t in enumerate(texts)]
+
+    counting = CountingReader(reader)
+    chosen, verdict, _ = read(counting, question, ranked([answers, *others]))  # type: ignore[arg-type]
+    assert chosen.text == answers and verdict >= CONFIDENT_VERDICT and counting.read == 1
+    # when the first is not convincing, the others are read and the answer is found among them
+    counting = CountingReader(reader)
+    chosen, verdict, _ = read(counting, question, ranked([unrelated, answers, *others[:2]]))  # type: ignore[arg-type]
+    assert chosen.text == answers and counting.read == READER_CANDIDATES
 
 
 def test_openvino_and_torch_read_alike(reader: Reader, model_cache: Path) -> None:
