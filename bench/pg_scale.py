@@ -5,7 +5,7 @@
 Without --url, a PostgreSQL 16 with pgvector is started in a temporary folder (pgserver).
 Synthetic unit vectors (the Gaussian mixture of bench/scale.py) go into a table laid out as
 the store's `passages` table, by binary COPY as the store writes them; the HNSW index is
-built with the store's settings (m 32, ef_construction 64, inner product). Queries go through
+built with the store's settings (m 32, ef_construction 128, inner product). Queries go through
 the store's own search path (`pgstore.PgVectors`, pooled connections, hnsw.ef_search as
 configured). Reports: COPY and HNSW build times, database size per vector, single-query
 latency p50/p99 at k=10 for HNSW and for exact search, and HNSW's recall@10 against exact.
@@ -26,7 +26,7 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from assistant.pgstore import PgVectors, PostgresStore
+from assistant.pgstore import PG_MIN_EF_CONSTRUCTION, PgVectors, PostgresStore
 from common import machine, percentile, report
 from scale import mixture, timed_search  # PgVectors searches as FAISS does
 
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--m", type=int, default=32)
-    parser.add_argument("--ef-construction", type=int, default=64)
+    parser.add_argument("--ef-construction", type=int, default=PG_MIN_EF_CONSTRUCTION)
     parser.add_argument("--ef-search", type=int, default=256, help="the store's default (ASSISTANT_HNSW_EF_SEARCH)")
     parser.add_argument("--also", type=int, nargs="*", default=[64, 1000], help="other ef_search values to measure")
     parser.add_argument("--memory", default="2GB", help="maintenance_work_mem for the HNSW build (4GB at 1M)")
