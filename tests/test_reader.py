@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assistant import reader_model
-from assistant.answer import CONFIDENT_VERDICT, READER_CANDIDATES, Candidate, read
+from assistant.answer import CONFIDENT_VERDICT, FIRST_READ, READER_CANDIDATES, Candidate, read
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import ModelError
@@ -83,7 +83,7 @@ class CountingReader:
         return self.reader.score(question, candidates)
 
 
-def test_a_confident_first_sentence_is_read_alone(reader: Reader) -> None:
+def test_when_the_first_sentences_convince_the_reader_the_others_are_not_read(reader: Reader) -> None:
     question, answers, unrelated = CASES[1]
     others = ["The bridge carries four lanes of traffic.", "Its main span is 503 metres long.", unrelated]
 
@@ -92,10 +92,10 @@ def test_a_confident_first_sentence_is_read_alone(reader: Reader) -> None:
 
     counting = CountingReader(reader)
     chosen, verdict, _ = read(counting, question, ranked([answers, *others]))  # type: ignore[arg-type]
-    assert chosen.text == answers and verdict >= CONFIDENT_VERDICT and counting.read == 1
-    # when the first is not convincing, the others are read and the answer is found among them
+    assert chosen.text == answers and verdict >= CONFIDENT_VERDICT and counting.read == FIRST_READ
+    # when the first ones do not convince it, the others are read and the answer is found among them
     counting = CountingReader(reader)
-    chosen, verdict, _ = read(counting, question, ranked([unrelated, answers, *others[:2]]))  # type: ignore[arg-type]
+    chosen, verdict, _ = read(counting, question, ranked([unrelated, others[1], answers, others[0]]))  # type: ignore[arg-type]
     assert chosen.text == answers and counting.read == READER_CANDIDATES
 
 
