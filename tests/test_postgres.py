@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -263,6 +264,36 @@ def test_a_lost_connection_is_retried_and_an_unreachable_database_is_a_clear_503
     finally:
         _cut(database, allow=True)
     assert served.post("/api/answer", json={"question": "MEDEF"}).status_code == 200  # recovered by itself
+
+
+class _Ticks(threading.Event):
+    """An event whose waits return at once and which sets itself after `count` of them: the
+    follower's back-off without the waiting."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.left = count
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.left -= 1
+        if self.left <= 0:
+            self.set()
+        return self.is_set()
+
+
+class _Owner:
+    _current: str | None = None
+    on_switch = None
+
+
+def test_an_outage_is_logged_once_not_at_every_retry(caplog: pytest.LogCaptureFixture) -> None:
+    owner = _Owner()
+    with caplog.at_level("DEBUG", logger="assistant.pgstore"):
+        # port 1 refuses at once: five connection attempts, one outage
+        pgstore._follow(weakref.ref(owner), "postgresql://nobody@127.0.0.1:1/assistant", "assistant", _Ticks(5))  # type: ignore[arg-type]
+    said = [r for r in caplog.records if "following index versions" in r.getMessage()]
+    assert len(said) == 5 and "refused" in said[0].getMessage().lower()
+    assert [r.levelname for r in said] == ["WARNING"] + ["DEBUG"] * 4
 
 
 @pytest.mark.parametrize(

@@ -116,9 +116,13 @@ def _follow(store: weakref.ref[PostgresStore], url: str, schema: str, closed: th
     delay = 0.5
     current = sql.SQL("SELECT version FROM {}.current").format(sql.Identifier(schema))
     name = f"assistant follow (pid {os.getpid()} on {socket.gethostname()})"[:63]
+    said: str | None = None  # the failure last logged as a warning: an outage is said once
     while not closed.is_set() and store() is not None:
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name=name) as conn:
+                if said is not None:
+                    log.warning("following index versions again")
+                    said = None
                 try:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(f"{schema}_version")))
                     listening = True
@@ -145,7 +149,11 @@ def _follow(store: weakref.ref[PostgresStore], url: str, schema: str, closed: th
         except psycopg.Error as exc:
             if _EXITING.is_set() or store() is None:
                 return
-            log.warning("following index versions: %s; retrying in %.1f s", str(exc).splitlines()[0], delay)
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            (log.debug if reason == said else log.warning)(
+                "following index versions: %s; retrying in %.1f s", reason, delay
+            )
+            said = reason
             closed.wait(delay)
             delay = min(delay * 2, 10.0)
 
