@@ -35,7 +35,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from assistant.abstention import CROSS_LANGUAGE, SAME_LANGUAGE, signals
-from assistant.answer import RETRIEVAL_WEIGHT, candidates
+from assistant.answer import candidates, choose
 from assistant.cache import CachedEmbedder
 from assistant.config import Settings
 from assistant.evaluation import (
@@ -130,10 +130,10 @@ def collect(settings: Settings, eval_dir: Path) -> list[dict[str, Any]]:
 
 def features(row: dict[str, Any], read: int, rich: bool) -> tuple[list[float], bool]:
     """The decision's inputs when the reader reads `read` candidates, and whether the sentence
-    chosen (as `answer.read` chooses) holds the answer."""
+    chosen (by `answer.choose`) holds the answer."""
     read_ = row["candidates"][:read]
     logits = np.array([c["logit"] for c in read_])
-    chosen = int(np.argmax(logits + RETRIEVAL_WEIGHT * np.array([c["score"] for c in read_])))
+    chosen = choose(logits, np.array([c["score"] for c in read_]))
     x = [row["z"], float(logits[chosen])]
     if rich:
         best = np.sort(logits)[::-1]

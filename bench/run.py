@@ -115,17 +115,21 @@ def embedding(backend: str, count: int) -> dict[str, Any]:
 # --- 2. index build ------------------------------------------------------------------
 
 
+def write_corpus(folder: Path, texts: list[str]) -> Path:
+    """One text file per paragraph."""
+    folder.mkdir()
+    for i, text in enumerate(texts):
+        (folder / f"p{i:04d}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
 def index_build(count: int) -> dict[str, Any]:
     from assistant.config import Settings
     from assistant.service import Assistant
 
     work = Path(tempfile.mkdtemp())
     try:
-        corpus = work / "corpus"
-        corpus.mkdir()
-        for i, text in enumerate(paragraphs(count)):
-            (corpus / f"p{i:04d}.txt").write_text(text, encoding="utf-8")
-        settings = Settings(corpus=corpus, index=work / "index")
+        settings = Settings(corpus=write_corpus(work / "corpus", paragraphs(count)), index=work / "index")
         assistant = Assistant(settings)
         assistant.embedder.encode_queries(["warm-up"])
         began = time.perf_counter()
@@ -313,17 +317,14 @@ def reader_cost(count: int, asked: int) -> dict[str, Any]:
     questions = random.Random(1).sample(questions, min(asked, len(questions)))
     work = Path(tempfile.mkdtemp())
     try:
-        corpus = work / "corpus"
-        corpus.mkdir()
-        for i, text in enumerate(texts):
-            (corpus / f"p{i:04d}.txt").write_text(text, encoding="utf-8")
-        settings = Settings(corpus=corpus, index=work / "index")
+        settings = Settings(corpus=write_corpus(work / "corpus", texts), index=work / "index")
         with_reader = Assistant(settings)
         with_reader.build()
         without = Assistant(settings.model_copy(update={"reader": False}), with_reader.embedder)
         for assistant in (with_reader, without):
             assistant.answer(questions[0])  # loads the index and the reader outside the timings
-        on, off = [], []
+        on: list[float] = []
+        off: list[float] = []
         for n, question in enumerate(questions):
             pair = (with_reader, without) if n % 2 == 0 else (without, with_reader)
             for assistant in pair:
@@ -381,7 +382,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp())
     shutil.copytree(ROOT / "corpus", work / "corpus")
     env = {**os.environ, "ASSISTANT_CORPUS": str(work / "corpus"), "ASSISTANT_INDEX": str(work / "index")}
-    subprocess.run([sys.executable, "-m", "assistant", "index"], env=env, check=True, capture_output=True)
+    if "http" in sections:  # the bundled corpus's index, built before the server starts
+        subprocess.run([sys.executable, "-m", "assistant", "index"], env=env, check=True, capture_output=True)
     for backend in backends if "embedding" in sections else ():  # each backend's files, outside the timings
         embedding(backend, 8)
 

@@ -179,18 +179,24 @@ def candidates(
     return found
 
 
+def choose(logits: np.ndarray, scores: np.ndarray) -> int:
+    """Which of the sentences read answers: the reader's logit, retrieval breaking near-ties."""
+    return int(np.argmax(logits + RETRIEVAL_WEIGHT * scores))
+
+
 def read(reader: Reader, question: str, ranked: list[Candidate]) -> tuple[Candidate, float, float | None]:
     """The candidate that answers best among the first `READER_CANDIDATES` (only the first
     `FIRST_READ` when the reader is confident of one), by the reader's logit (with a little of
     the retrieval score), the reader's logit for it (what the abstention decision weighs), and
     its best logit for a sentence of the first passage (None when none was read)."""
     top = ranked[:READER_CANDIDATES]
-    logits = reader.score(question, [(c.title, c.text) for c in top[:FIRST_READ]])
+    pairs = [(c.title, c.text) for c in top]
+    logits = reader.score(question, pairs[:FIRST_READ])
     if logits.max() >= CONFIDENT_VERDICT:
         top = top[:FIRST_READ]
     elif len(top) > FIRST_READ:
-        logits = np.concatenate([logits, reader.score(question, [(c.title, c.text) for c in top[FIRST_READ:]])])
-    best = int(np.argmax(logits + RETRIEVAL_WEIGHT * np.array([c.score for c in top])))
+        logits = np.concatenate([logits, reader.score(question, pairs[FIRST_READ:])])
+    best = choose(logits, np.array([c.score for c in top]))
     first = [float(v) for c, v in zip(top, logits, strict=True) if c.citation == 0]
     return top[best], float(logits[best]), max(first) if first else None
 

@@ -99,9 +99,13 @@ def _array(value: Any) -> np.ndarray:
     return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
 
 
+def _reason(exc: BaseException) -> str:
+    """The first line of an error's message (its type when it has none)."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _unavailable(where: str, exc: BaseException) -> StoreUnavailable:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return StoreUnavailable(f"{where} cannot be reached ({reason}); try again shortly")
+    return StoreUnavailable(f"{where} cannot be reached ({_reason(exc)}); try again shortly")
 
 
 _EXITING = threading.Event()  # the interpreter is exiting: followers stop instead of reconnecting
@@ -149,7 +153,7 @@ def _follow(store: weakref.ref[PostgresStore], url: str, schema: str, closed: th
         except psycopg.Error as exc:
             if _EXITING.is_set() or store() is None:
                 return
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = _reason(exc)
             (log.debug if reason == said else log.warning)(
                 "following index versions: %s; retrying in %.1f s", reason, delay
             )
