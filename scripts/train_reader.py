@@ -28,7 +28,7 @@ tracks `assistant eval`'s near-topic slice far better).
 
     .venv/bin/python scripts/train_reader.py --measure src/assistant/data/reader.safetensors
 
-only measures given weights (about 10 minutes on 2 cores).
+only measures given weights (under 10 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -355,7 +355,8 @@ def main() -> int:
         train_items = rng.sample(train_items, args.limit)
     test_items = load_items(args.eval_dir, train=False, rng=random.Random(SEED + 1))
     embedder = SentenceTransformerEmbedder(str(model_dir), model_dir.name, device=device.type)
-    train_items = with_retrieved(train_items, embedder, RETRIEVED_NEGATIVES)
+    if RETRIEVED_NEGATIVES and not args.measure:
+        train_items = with_retrieved(train_items, embedder, RETRIEVED_NEGATIVES)
     test_items = with_retrieved(test_items, embedder, EVAL_RETRIEVED)
     log("closest other-paragraph sentences found for each question")
     if args.measure:
