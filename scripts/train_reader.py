@@ -28,7 +28,7 @@ tracks `assistant eval`'s near-topic slice far better).
 
     .venv/bin/python scripts/train_reader.py --measure src/assistant/data/reader.safetensors
 
-only measures given weights (under 10 minutes on 2 cores).
+only measures given weights (about 5 minutes on 2 cores).
 """
 
 from __future__ import annotations
