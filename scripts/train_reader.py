@@ -48,6 +48,7 @@ from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
 from assistant import reader_model
+from assistant.answer import READER_CANDIDATES
 from assistant.config import Settings
 from assistant.embedding import Embedder, SentenceTransformerEmbedder
 from assistant.evaluation import auroc, train_article
@@ -69,7 +70,7 @@ BATCH = 32
 LEARNING_RATE = 1e-4
 HEAD_LEARNING_RATE = 1e-3
 TEST_QUESTIONS = 300  # per language, for the figures in the record
-EVAL_RETRIEVED = 4  # the product reads up to 4 candidate sentences (`answer.READER_CANDIDATES`)
+EVAL_RETRIEVED = READER_CANDIDATES  # as many near-topic sentences as the product's reader reads at most
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,9 @@ def main() -> int:
     args = parser.parse_args()
     if not (args.eval_dir / "piaf-v1.0.json").is_file():
         print(f"no PIAF/XQuAD data in {args.eval_dir}; pass --eval-dir", file=sys.stderr)
+        return 2
+    if args.measure and not args.measure.is_file():
+        print(f"no reader weights at {args.measure}", file=sys.stderr)
         return 2
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cpu":
