@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.answer import Candidate, answer_first, span_of
+from assistant.answer import Candidate, answer_first, candidates, span_of
 from assistant.config import Settings
 from assistant.search import hybrid_search
 from assistant.service import Assistant
@@ -31,6 +31,21 @@ The protocol used on the GNOME desktop can be:
 - X Window System core protocol (via xwayland)
 
 The server keeps a log. It is rotated every week: old logs are compressed.
+
+## Locales
+
+The locales package does not come with pre-compiled locale data. You need to configure it as:
+
+```
+# dpkg-reconfigure locales
+```
+
+## Commands
+
+| command | function |
+|---------|----------|
+| git clone URL | clone the remote repository |
+| git init | create the local repository |
 """
 
 
@@ -69,6 +84,27 @@ def test_an_ordinary_sentence_is_quoted_alone(tmp_path: Path) -> None:
     # a colon inside the line, and the next sentence on the same line: nothing is added
     quoted, _ = _span_for(tmp_path, "It is rotated every week: old logs are compressed.")
     assert quoted == "It is rotated every week: old logs are compressed."
+
+
+def test_the_command_announced_by_the_next_short_sentence_is_quoted(tmp_path: Path) -> None:
+    quoted, _ = _span_for(tmp_path, "The locales package does not come with pre-compiled locale data.")
+    assert quoted.endswith("You need to configure it as:\n\n```\n# dpkg-reconfigure locales")
+
+
+def test_table_rows_are_candidates_with_their_column_names_and_header_rows_are_not(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "ssh.md").write_text(PAGE, encoding="utf-8")
+    settings = Settings(corpus=tmp_path / "corpus", index=tmp_path / "index", reader=False)
+    Assistant(settings, HashEmbedder()).build()
+    store = Assistant(settings, HashEmbedder()).store()  # as saved and loaded again
+    question = "Which command clones a remote repository?"
+    vector = HashEmbedder().encode_queries([question])[0]
+    hits = hybrid_search(store, question, "en", vector, 5)
+    found = {c.text: c.reading for c in candidates(store, hits, vector, question, "en")}
+    assert found["| git clone URL | clone the remote repository |"] == (
+        "command: git clone URL | function: clone the remote repository"
+    )
+    assert "| command | function |" not in found
 
 
 def _hit(doc: str) -> Hit:

@@ -48,7 +48,7 @@ def test_structure_is_read_as_typed_blocks_with_exact_offsets() -> None:
         ("item", 0, "Première commande : ip addr"),
         ("item", 0, "Seconde commande : ip route"),
         ("code", 0, "$ ip addr show\n$ ip route list"),
-        ("row", 0, "ancienne | nouvelle"),
+        ("header", 0, "ancienne | nouvelle"),  # all <th>: the columns' names
         ("row", 0, "ifconfig | ip addr"),
     ]
 

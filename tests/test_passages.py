@@ -136,3 +136,57 @@ def test_sentences_survive_paths_commands_and_parentheses() -> None:
         "Run apt-get update. then apt-get upgrade to finish.",
         "Version 2.100 is current.",
     ]
+
+
+TABLES = """# Network
+
+The old commands and the new ones:
+
+| old | new | purpose |
+|-----|-----|---------|
+| ifconfig | ip addr | addresses |
+| route | ip route | routing table |
+
+A second table, without column names:
+
+| arp | ip neigh |
+"""
+
+
+def test_a_table_row_knows_its_column_names() -> None:
+    from assistant.readers.text import markdown_blocks
+
+    passages = chunk_document("d", TABLES, "en", min_words=1, max_words=200, blocks=markdown_blocks(TABLES))
+    units = [(s.kind, TABLES[s.start : s.end], s.header) for p in passages for s in p.sentences]
+    header = next(u for u in units if u[0] == "header")
+    assert header[1] == "| old | new | purpose |"
+    rows = {text: names for kind, text, names in units if kind == "row"}
+    named = [TABLES[n[0] : n[1]] if n else None for n in rows.values()]
+    # the header's offsets, for both rows of its table; none for a table without names
+    assert named == ["| old | new | purpose |", "| old | new | purpose |", None]
+
+
+def test_a_heading_is_not_cut_from_its_text_by_an_admonition_label() -> None:
+    from assistant.types import Block
+
+    text = "3.1. Convert a text file with iconv\n\nTip\n\nThe iconv command converts the encoding of a text file."
+    heading, label, body = (text.index(s) for s in ("3.1.", "Tip", "The iconv"))
+    blocks = [
+        Block("heading", heading, label - 2, 2),
+        Block("paragraph", label, label + 3),
+        Block("paragraph", body, len(text)),
+    ]
+    passages = chunk_document("d", text, "en", min_words=1, max_words=200, blocks=blocks, skip=frozenset({1}))
+    # one passage: the heading with its text (the label's text stays in the span, not as a sentence)
+    assert len(passages) == 1 and passages[0].text == text
+    assert [s.kind for s in passages[0].sentences] == ["heading", "sentence"]
+    # boilerplate longer than a label still cuts (a passage never spans a navigation bar)
+    nav = "3.1. Convert a text file with iconv\n\nHome Previous Next Up\n\nThe iconv command converts files."
+    heading, bar, body = (nav.index(s) for s in ("3.1.", "Home", "The iconv"))
+    blocks = [
+        Block("heading", heading, bar - 2, 2),
+        Block("paragraph", bar, body - 2),
+        Block("paragraph", body, len(nav)),
+    ]
+    passages = chunk_document("d", nav, "en", min_words=1, max_words=200, blocks=blocks, skip=frozenset({1}))
+    assert all("Home" not in p.text for p in passages)

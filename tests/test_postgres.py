@@ -110,6 +110,21 @@ def test_answers_are_those_of_the_file_store(built: Settings, embedder: Embedder
     assert indexes and "vector_ip_ops" in indexes[0] and "ef_construction='128'" in indexes[0]
 
 
+def test_table_rows_keep_their_column_names_in_the_database(tmp_path: Path, database: str) -> None:
+    from .test_passages import TABLES
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "network.md").write_text(TABLES, encoding="utf-8")
+    files = Assistant(Settings(corpus=tmp_path / "docs", index=tmp_path / "files"), HashEmbedder())
+    pg = Assistant(_settings(tmp_path / "docs", tmp_path / "pg", database), HashEmbedder())
+    files.build()
+    pg.build()
+    saved = [s for p in pg.store().passages for s in p.sentences]
+    assert saved == [s for p in files.store().passages for s in p.sentences]
+    assert sum(s.header is not None for s in saved) == 2  # the two rows under "| old | new | purpose |"
+    pg.index_store.close()
+
+
 def test_an_incremental_build_elsewhere_reuses_the_database_vectors(
     tmp_path: Path, corpus: Path, database: str
 ) -> None:

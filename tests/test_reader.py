@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from assistant import reader_model
-from assistant.answer import CONFIDENT_VERDICT, FIRST_READ, READER_CANDIDATES, Candidate, read
+from assistant.answer import CONFIDENT_VERDICT, FIRST_READ, READER_CANDIDATES, Candidate, read, with_header
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import ModelError
@@ -97,6 +98,22 @@ def test_when_the_first_sentences_convince_the_reader_the_others_are_not_read(re
     counting = CountingReader(reader)
     chosen, verdict, _ = read(counting, question, ranked([unrelated, others[1], answers, others[0]]))  # type: ignore[arg-type]
     assert chosen.text == answers and counting.read == READER_CANDIDATES
+
+
+def test_a_table_row_is_read_with_its_column_names(reader: Reader) -> None:
+    question = "Which command clones a remote Git repository?"
+    prose = "The local repository can receive data from the remote repository by git fetch and git pull commands."
+    row = "git clone URL | clone the remote repository to a local repository with the working tree"
+    bare = [Candidate(1.0, 0, 0, len(prose), prose, "Git"), Candidate(0.99, 0, 0, len(row), row, "Git")]
+    chosen, _, _ = read(reader, question, bare)
+    assert chosen.text == prose  # read bare, the row that answers loses to a sentence about git fetch
+    named = [bare[0], dataclasses.replace(bare[1], reading=with_header(row, "command | function"))]
+    assert (
+        named[1].reading
+        == "command: git clone URL | function: clone the remote repository to a local repository with the working tree"
+    )
+    chosen, _, _ = read(reader, question, named)
+    assert chosen.text == row  # the answer quoted is still the row as the document has it
 
 
 def test_openvino_and_torch_read_alike(reader: Reader, model_cache: Path) -> None:

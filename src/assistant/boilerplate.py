@@ -4,7 +4,8 @@ Recognised by repetition rather than by a list of phrases, plus tables of conten
 - across documents: a block whose text (white space and case aside) is found in
   at least `MIN_DOCUMENTS` documents and `SHARE` of the corpus — navigation bars,
   "Download the ebook / Prev / Next", copyright lines, the "Tip"/"Note" labels of a
-  theme. Headings are kept: they give the sections their names;
+  theme. Headings are kept: they give the sections their names; so are the header rows of
+  tables ("package | popcon | size"): they give the columns theirs;
 - within a paged document (PDF): a block at the top or bottom of a page that repeats
   (digits aside) at the edge of `MIN_PAGES` or more pages — running headers and footers ("Référence Debian
   13 / 237"), page numbers, repeated chapter titles;
@@ -28,6 +29,7 @@ from assistant.types import Document
 MIN_DOCUMENTS = 3
 SHARE = 0.2
 MIN_PAGES = 3
+_NAMES = ("heading", "header")  # blocks that name what follows: kept however often they repeat
 EDGE_BLOCKS = 2  # blocks at the top and at the bottom of a page that may be running headers
 _NUMBERS = re.compile(r"\d+|\b[ivxlcdm]{1,7}\b")  # page numbers, arabic or roman ("xiv")
 _LEADERS = re.compile(r"(?:\.\s?){5,}\s*(?:\d+|[ivxlcdm]+)\b")  # "Introduction . . . . . . 12"
@@ -53,7 +55,7 @@ def find_boilerplate(documents: list[Document]) -> dict[str, frozenset[int]]:
     needed = max(MIN_DOCUMENTS, math.ceil(SHARE * len(documents)))
     for doc in documents:
         for i, (block, key) in enumerate(zip(doc.blocks, keys[doc.id], strict=True)):
-            if (block.kind != "heading" and seen_in[key] >= needed) or _LEADERS.search(key):
+            if (block.kind not in _NAMES and seen_in[key] >= needed) or _LEADERS.search(key):
                 found[doc.id].add(i)
         if len(doc.pages) >= MIN_PAGES:
             found[doc.id] |= _running_lines(doc)

@@ -19,7 +19,7 @@ from assistant.embedding import Embedder
 from assistant.errors import IndexWriteError
 from assistant.language import detect_language
 from assistant.lexical import LexicalIndex
-from assistant.passages import chunk_document
+from assistant.passages import STRUCTURE_VERSION, chunk_document
 from assistant.store import Store, choose_vector_index
 from assistant.types import Document, Passage
 
@@ -82,6 +82,7 @@ def chunking_settings(settings: Settings) -> dict[str, int]:
         "min_words": settings.passage_min_words,
         "max_words": settings.passage_max_words,
         "overlap_sentences": settings.passage_overlap_sentences,
+        "structure": STRUCTURE_VERSION,  # a new one re-chunks an index built before it
     }
 
 

@@ -24,10 +24,15 @@ _ABBREVIATIONS = frozenset(
     "e.g i.e av apr j.-c inc ltd co corp jr sr".split()
 )
 _HEADING_MAX_WORDS = 12
+LABEL_MAX_WORDS = 2  # boilerplate this short inside a passage's span is stepped over (its text stays in it)
 _WORD = re.compile(r"\S+")
 
 
 SECTION_SEPARATOR = " › "
+# How documents become units and passages; raised when that changes, so that an index built
+# before is re-chunked by the next build. 2: table rows know their header row; a label
+# between a heading and its text no longer leaves the heading alone.
+STRUCTURE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -133,8 +138,8 @@ def _block_units(text: str, block: Block) -> list[Span]:
     prose is split into sentences (kind "item" inside a list item)."""
     if block.kind == "heading":
         return [Span(block.start, block.end, True, "heading")]
-    if block.kind == "row":
-        return [Span(block.start, block.end, True, "row")]
+    if block.kind in ("row", "header"):
+        return [Span(block.start, block.end, True, block.kind)]
     if block.kind == "code":
         units: list[Span] = []
         for m in _LINE.finditer(text, block.start, block.end):
@@ -205,11 +210,26 @@ def chunk_document(
     paths = section_paths(text, blocks)
     sections: list[tuple[str | None, list[Span]]] = []
     stepped = True  # boilerplate (or the start) lies between the current run and the next block
+    header: tuple[int, int] | None = None  # the header row of the table being read
+    headers: dict[int, tuple[int, int]] = {}  # a row unit's start -> its table's header row
     for i, block in enumerate(blocks):
         if i in skip:
-            stepped = True  # a passage is one span of text: it cannot step over boilerplate
+            # a passage is one span of text: it cannot step over boilerplate, except a label of
+            # a word or two ("Note", "Astuce", "Warning" before an admonition) right under a
+            # heading, which would else stand alone as a passage (on the real documents, 22 of
+            # 961 passages were a lone heading, all before such a label; its text stays in the
+            # passage). Stepping over every such label measured no better there.
+            lone_heading = bool(sections) and not stepped and all(u.kind == "heading" for u in sections[-1][1])
+            if not lone_heading or _word_count(text, block.start, block.end) > LABEL_MAX_WORDS:
+                stepped = True
             continue
         units = [piece for unit in _block_units(text, block) for piece in _split_long(text, unit, max_words)]
+        if block.kind == "header":
+            header = (block.start, block.end)
+        elif block.kind != "row":
+            header = None
+        elif header is not None:
+            headers.update((u.start, header) for u in units)
         if not units:
             continue
         if block.kind == "heading" or stepped:
@@ -232,7 +252,7 @@ def chunk_document(
                     end=end,
                     text=text[start:end],
                     language=language,
-                    sentences=tuple(Sentence(s.start, s.end, s.kind) for s in group),
+                    sentences=tuple(Sentence(s.start, s.end, s.kind, headers.get(s.start)) for s in group),
                     section=section,
                 )
             )

@@ -514,7 +514,7 @@ class PostgresStore:
                             end=r[3],
                             text=documents[r[0]].text[r[2] : r[3]],
                             language=r[4],
-                            sentences=tuple(Sentence(*s) for s in r[5]),
+                            sentences=tuple(Sentence.from_record(s) for s in r[5]),
                             section=r[6],
                         )
                     )
@@ -658,9 +658,7 @@ class PostgresStore:
         ) as copy:
             copy.set_types(["int4", "text", "int4", "int4", "int4", "text", "jsonb", "text", "int4", "vector"])
             for row, p in enumerate(passages):
-                spans = Jsonb(
-                    [[s.start, s.end] if s.kind == "sentence" else [s.start, s.end, s.kind] for s in p.sentences]
-                )
+                spans = Jsonb([s.record() for s in p.sentences])
                 fields = (row, p.doc_id, p.ordinal, p.start, p.end, p.language, spans, p.section, first)
                 copy.write_row((*fields, unit[row]))
                 first += len(p.sentences)

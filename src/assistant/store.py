@@ -160,7 +160,7 @@ def _passage_record(row: int, p: Passage, first_sentence_row: int) -> dict[str, 
         "start": p.start,
         "end": p.end,
         "language": p.language,
-        "sentences": [[s.start, s.end] if s.kind == "sentence" else [s.start, s.end, s.kind] for s in p.sentences],
+        "sentences": [s.record() for s in p.sentences],
         "sentence_row": first_sentence_row,
         "section": p.section,
     }
@@ -397,7 +397,7 @@ def load_version(index_dir: Path, model_identity: str | None = None, version: st
                         end=r["end"],
                         text=text[r["start"] : r["end"]],
                         language=r["language"],
-                        sentences=tuple(Sentence(*s) for s in r["sentences"]),
+                        sentences=tuple(Sentence.from_record(s) for s in r["sentences"]),
                         section=r["section"],
                     )
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-BLOCK_KINDS = ("heading", "paragraph", "item", "row", "code")
+BLOCK_KINDS = ("heading", "paragraph", "item", "row", "header", "code")  # header: a table's row of column names
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,23 @@ class Sentence:
 
     start: int
     end: int
-    kind: str = "sentence"  # or "heading", "code" (a line of code), "row" (a table row), "item" (in a list item)
+    kind: str = "sentence"  # or "heading", "code" (a line of code), "row" (a table row), "item" (in a list item),
+    # "header" (a table's row of column names)
+    header: tuple[int, int] | None = None  # a row's: offsets of its table's header row, when known
+
+    def record(self) -> list[object]:
+        """The sentence as stored in an index: [start, end], with its kind when not a plain
+        sentence, and a row's header offsets."""
+        if self.header is not None:
+            return [self.start, self.end, self.kind, *self.header]
+        return [self.start, self.end] if self.kind == "sentence" else [self.start, self.end, self.kind]
+
+    @classmethod
+    def from_record(cls, record: list[object]) -> Sentence:
+        start, end, *rest = record
+        kind = str(rest[0]) if rest else "sentence"
+        header = (int(rest[1]), int(rest[2])) if len(rest) == 3 else None  # type: ignore[call-overload]
+        return cls(int(start), int(end), kind, header)  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)

@@ -134,8 +134,11 @@ class _Walker:
             self.out.add("code", "\n".join(line for line in lines if line.strip()))
         elif tag == "tr" and not _has_block(el):
             self.flush()
-            cells = [squash(c.text_content() or "") for c in el if _tag(c) in _CELLS]
-            self.out.add("row", " | ".join(c for c in cells if c))
+            cells = [c for c in el if _tag(c) in _CELLS]
+            # a row of column names: all its cells are <th>, or it sits in the table's <thead>
+            names = bool(cells) and (all(_tag(c) == "th" for c in cells) or _tag(el.getparent()) == "thead")
+            text = " | ".join(t for t in (squash(c.text_content() or "") for c in cells) if t)
+            self.out.add("header" if names else "row", text)
         elif tag in _BLOCKS or tag in _ITEMS:
             self.flush()
             # a paragraph inside a list item (<li><p>…</p></li>, as DocBook writes them) is still the item

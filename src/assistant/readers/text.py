@@ -79,7 +79,9 @@ def markdown_blocks(text: str) -> list[Block]:
             continue
         if _ROW.match(line):
             close()
-            blocks.append(_trim(text, Block("row", s, e)))
+            # a row right above the |---| rule names the columns
+            names = i + 1 < len(lines) and bool(_TABLE_RULE.match(text[lines[i + 1][0] : lines[i + 1][1]]))
+            blocks.append(_trim(text, Block("header" if names else "row", s, e)))
             i += 1
             continue
         if _ITEM.match(line):
