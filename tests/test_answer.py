@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from assistant.answer import Candidate, answer_first, candidates, span_of
 from assistant.config import Settings
 from assistant.search import hybrid_search
@@ -34,7 +36,8 @@ The server keeps a log. It is rotated every week: old logs are compressed.
 
 ## Locales
 
-The locales package does not come with pre-compiled locale data. You need to configure it as:
+For a locale to be usable, its data must be compiled. The locales package does not come with \
+pre-compiled locale data. You need to configure it as:
 
 ```
 # dpkg-reconfigure locales
@@ -86,9 +89,21 @@ def test_an_ordinary_sentence_is_quoted_alone(tmp_path: Path) -> None:
     assert quoted == "It is rotated every week: old logs are compressed."
 
 
-def test_the_command_announced_by_the_next_short_sentence_is_quoted(tmp_path: Path) -> None:
-    quoted, _ = _span_for(tmp_path, "The locales package does not come with pre-compiled locale data.")
-    assert quoted.endswith("You need to configure it as:\n\n```\n# dpkg-reconfigure locales")
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "For a locale to be usable, its data must be compiled.",
+        "The locales package does not come with pre-compiled locale data.",
+    ],
+)
+def test_the_command_its_paragraph_goes_on_to_announce_is_quoted(tmp_path: Path, sentence: str) -> None:
+    quoted, _ = _span_for(tmp_path, sentence)
+    assert quoted.startswith(sentence) and quoted.endswith("configure it as:\n\n```\n# dpkg-reconfigure locales")
+
+
+def test_a_sentence_whose_paragraph_announces_nothing_is_quoted_alone(tmp_path: Path) -> None:
+    quoted, _ = _span_for(tmp_path, "The server keeps a log.")
+    assert quoted == "The server keeps a log."
 
 
 def test_table_rows_are_candidates_with_their_column_names_and_header_rows_are_not(tmp_path: Path) -> None:

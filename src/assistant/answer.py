@@ -250,22 +250,34 @@ def answer_first(
 def span_of(candidate: Candidate, store: StoredIndex, hits: list[Hit]) -> AnswerSpan:
     """The answer's quoted span: the sentence, and when it announces a command, a list or a
     table ("Generate the keys by the following." / "$ ssh-keygen -t rsa"), the lines of code,
-    list items or rows right under it in the same passage (at most FOLLOWING_UNITS). When the
-    short sentence right after it is the one that announces ("The locales package does not come
-    with pre-compiled locale data. You need to configure it as:" / "# dpkg-reconfigure
-    locales"), that sentence and what it announces are quoted too."""
+    list items or rows right under it in the same passage (at most FOLLOWING_UNITS). When its
+    paragraph goes on for a sentence or two that end by announcing them ("In order for the
+    system to access a particular locale, the locale data must be compiled from the locale
+    database. The locales package does not come with pre-compiled locale data. You need to
+    configure it as:" / "# dpkg-reconfigure locales"), those sentences and what they announce
+    are quoted too: the command is what the paragraph leads to."""
     passage = hits[candidate.citation].passage
     text = store.documents[passage.doc_id].text
     end = candidate.end
     if _INTRODUCES.search(candidate.text):
-        end = _listed_after(passage, text, end)
-    else:
-        after = next((u for u in passage.sentences if u.start >= end), None)
-        if after is not None and after.kind == "sentence" and "\n" not in text[end : after.start]:
-            said = text[after.start : after.end]
-            if _INTRODUCES.search(said) and len(said.split()) <= LABEL_WORDS:
-                listed = _listed_after(passage, text, after.end)
-                end = listed if listed > after.end else end
+        return _span(candidate, text, _listed_after(passage, text, end))
+    rest = [u for u in passage.sentences if u.start >= end][: FOLLOWING_UNITS - 1]
+    words = 0
+    for unit in rest:
+        if unit.kind != "sentence" or "\n" in text[end : unit.start]:
+            break  # the paragraph ends
+        said = text[unit.start : unit.end]
+        words += len(said.split())
+        if words > 2 * LABEL_WORDS:
+            break
+        end = unit.end
+        if _INTRODUCES.search(said):
+            listed = _listed_after(passage, text, end)
+            return _span(candidate, text, listed if listed > end else candidate.end)
+    return _span(candidate, text, candidate.end)
+
+
+def _span(candidate: Candidate, text: str, end: int) -> AnswerSpan:
     return AnswerSpan(text=text[candidate.start : end], citation=candidate.citation, start=candidate.start, end=end)
 
 
