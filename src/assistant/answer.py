@@ -15,6 +15,14 @@ from assistant.types import AnswerSpan, Citation, Hit, Passage
 
 SENTENCE_CANDIDATES = 3  # the answer sentence is chosen within this many best passages
 READER_CANDIDATES = 4  # the reader reads at most this many of their best sentences
+# How much a sentence's passage score counts in its rank among the candidates (and, through
+# RETRIEVAL_WEIGHT, in the reader's choice). Fitted on 500/400/300/300 train-article questions
+# (fr/en/es/de) with the reader's logits of each question's 12 best candidates: 0.5 -> 2.5
+# puts a sentence holding the answer among the 4 read for fr/en/es/de 0.770/0.943/0.897/0.863
+# -> 0.800/0.958/0.920/0.880, and the answer sentence 0.628/0.873/0.797/0.743 ->
+# 0.634/0.887/0.827/0.767 (flat from 2.5 to 10). Test articles: read 0.796/0.970/0.913/0.897
+# -> 0.820/0.975/0.943/0.930, answer sentence 0.584/0.873/0.780/0.723 -> 0.596/0.877/0.800/0.743.
+PASSAGE_WEIGHT = 2.5
 # The best 2 candidates are read first; when the reader rates one of them at least
 # `CONFIDENT_VERDICT` (logit), the others are not read: 2.8 sentences read per question instead
 # of 4. Fitted on train articles (logits of the first 8 candidates kept per question): answer
@@ -158,7 +166,7 @@ def candidates(
     """The sentences of the best passages, best first, by how well they seem to answer.
 
     A sentence scores its similarity to the question (with its language's shift, see
-    `search.language_shifts`), plus half its passage's score (a good sentence in a good
+    `search.language_shifts`), plus its passage's score times PASSAGE_WEIGHT (a good sentence in a good
     passage wins), plus the share of the question's terms it contains (analysed in its
     language; across languages names, figures and the shared stems of long words), plus a
     little when the question asks for a number or a date and the sentence has digits.
@@ -177,7 +185,7 @@ def candidates(
             if sentence.kind in ("heading", "header"):
                 continue  # a heading names a subject, a header row columns; they never answer
             header = document.text[sentence.header[0] : sentence.header[1]] if sentence.header else ""
-            score = float(sim) + hit.shift + 0.5 * hit.score
+            score = float(sim) + hit.shift + PASSAGE_WEIGHT * hit.score
             words = len(body.split())
             if words <= FRAGMENT_WORDS:
                 score -= 1.0  # a fragment answers only when nothing longer is there
