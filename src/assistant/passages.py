@@ -24,7 +24,7 @@ _ABBREVIATIONS = frozenset(
     "e.g i.e av apr j.-c inc ltd co corp jr sr".split()
 )
 _HEADING_MAX_WORDS = 12
-LABEL_MAX_WORDS = 2  # boilerplate this short inside a passage's span is stepped over (its text stays in it)
+LABEL_MAX_WORDS = 2  # boilerplate this short right under a heading is stepped over (its text stays in the passage)
 _WORD = re.compile(r"\S+")
 
 

@@ -136,7 +136,9 @@ class _Walker:
             self.flush()
             cells = [c for c in el if _tag(c) in _CELLS]
             # a row of column names: all its cells are <th>, or it sits in the table's <thead>
-            names = bool(cells) and (all(_tag(c) == "th" for c in cells) or _tag(el.getparent()) == "thead")
+            parent = el.getparent()
+            in_head = parent is not None and _tag(parent) == "thead"
+            names = bool(cells) and (all(_tag(c) == "th" for c in cells) or in_head)
             text = " | ".join(t for t in (squash(c.text_content() or "") for c in cells) if t)
             self.out.add("header" if names else "row", text)
         elif tag in _BLOCKS or tag in _ITEMS:
