@@ -262,7 +262,11 @@ def test_with_api_keys_the_page_asks_for_one(browser, tmp_path_factory, model_ca
         page.goto(url + "/")
         box = page.locator("textarea#question")
         # the question box takes the server's limit (ASSISTANT_MAX_QUESTION_CHARS), not a built-in one
-        page.wait_for_function("document.querySelector('textarea#question').maxLength === 2500")
+        # (awaited with a locator assertion: a wait_for_function string that is not true at once
+        # is polled with eval in the page, which the page's CSP refuses)
+        from playwright.sync_api import expect
+
+        expect(box).to_have_attribute("maxlength", "2500", timeout=30_000)
         box.fill("Combien de pays l'équipe du MEDEF a-t-elle visités ?")
         box.press("Enter")
         error = page.locator(".message.error").first
