@@ -56,6 +56,7 @@ _INTRODUCES = re.compile(
 )
 FOLLOWING_UNITS = 3  # lines of code, list items or rows quoted after an announcing sentence
 FOLLOWING_WORDS = 60
+ANNOUNCING_WORDS = 30  # at most this many words between an answer sentence and the command its paragraph announces
 _LISTED = ("code", "item", "row", "header")  # the units an announcing sentence can introduce
 
 MESSAGES = {
@@ -279,7 +280,7 @@ def span_of(candidate: Candidate, store: StoredIndex, hits: list[Hit]) -> Answer
             break  # the paragraph ends
         said = text[unit.start : unit.end]
         words += len(said.split())
-        if words > 2 * LABEL_WORDS:
+        if words > ANNOUNCING_WORDS:
             break
         end = unit.end
         if _INTRODUCES.search(said):

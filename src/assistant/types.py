@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import Any
 
 BLOCK_KINDS = ("heading", "paragraph", "item", "row", "header", "code")  # header: a table's row of column names
 
@@ -49,7 +50,7 @@ class Sentence:
     # "header" (a table's row of column names)
     header: tuple[int, int] | None = None  # a row's: offsets of its table's header row, when known
 
-    def record(self) -> list[object]:
+    def record(self) -> list[int | str]:
         """The sentence as stored in an index: [start, end], with its kind when not a plain
         sentence, and a row's header offsets."""
         if self.header is not None:
@@ -57,11 +58,10 @@ class Sentence:
         return [self.start, self.end] if self.kind == "sentence" else [self.start, self.end, self.kind]
 
     @classmethod
-    def from_record(cls, record: list[object]) -> Sentence:
+    def from_record(cls, record: list[Any]) -> Sentence:
         start, end, *rest = record
-        kind = str(rest[0]) if rest else "sentence"
-        header = (int(rest[1]), int(rest[2])) if len(rest) == 3 else None  # type: ignore[call-overload]
-        return cls(int(start), int(end), kind, header)  # type: ignore[call-overload]
+        header = (int(rest[1]), int(rest[2])) if len(rest) == 3 else None
+        return cls(int(start), int(end), str(rest[0]) if rest else "sentence", header)
 
 
 @dataclass(frozen=True)
