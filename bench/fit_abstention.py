@@ -14,6 +14,7 @@ confidence 0.5 answers 95% of the answerable calibration questions.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import tempfile
@@ -61,9 +62,10 @@ def main() -> None:
         default=0.97,
         help="with --reader: share of answerable train-article questions answered",
     )
+    parser.add_argument("--rows", type=Path, help="with --reader: also write each question's signals to this JSON file")
     args = parser.parse_args()
     if args.reader:
-        fit_reader(args.seed, args.questions, args.eval_dir, args.answered)
+        fit_reader(args.seed, args.questions, args.eval_dir, args.answered, args.rows)
         return
 
     settings = Settings()
@@ -117,7 +119,22 @@ def main() -> None:
         print(f"  at confidence 0.5 it answers 95% of answerable and abstains on {abstains:.3f} of the others")
 
 
-def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float) -> None:
+# A floor on the reader's verdict (abstain below it whatever retrieval says) is kept for a group
+# when, at the same share answered, it abstains on at least FLOOR_GAIN more of the questions the
+# documents do not answer; the best of these is kept.
+FLOORS = (-1.5, -1.75, -2.0, -2.25, -2.5, -3.0)
+FLOOR_GAIN = 0.02
+
+
+def _cut(z: np.ndarray, answered: float, dropped: int = 0, total: int | None = None) -> float | None:
+    """The logit above which `answered` of `total` answerable questions are answered, `dropped`
+    of them being refused already (None when that leaves too few)."""
+    total = len(z) if total is None else total
+    index = int((1 - answered) * total) - dropped
+    return None if index < 0 or index >= len(z) else float(np.sort(z)[index])
+
+
+def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float, dump: Path | None = None) -> None:
     settings = Settings()
     bench = load_benchmark(eval_dir)
     embedder = CachedEmbedder(
@@ -148,6 +165,9 @@ def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float) -> No
             rows.append((z, found.verdict, int(answerable), same, q.gold in removed, q.slice, found.language))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if dump is not None:
+        keys = ("retrieval", "verdict", "answerable", "same_language", "near_topic", "slice", "language")
+        dump.write_text(json.dumps([dict(zip(keys, r, strict=True)) for r in rows]), encoding="utf-8")
     data = np.array([[r[0], r[1]] for r in rows])
     labels = np.array([r[2] for r in rows])
     near = np.array([r[4] for r in rows])
@@ -160,18 +180,30 @@ def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float) -> No
         mask = groups == group
         model = LogisticRegression(C=100, max_iter=10_000).fit(data[mask], labels[mask])
         z = model.decision_function(data[mask])
+        verdicts = data[mask, 1]
         positive = labels[mask] == 1
-        cut = float(np.sort(z[positive])[int((1 - answered) * positive.sum())])
         negatives = labels[mask] == 0
+        floor, cut = None, _cut(z[positive], answered)
+        assert cut is not None
+        abstains = (z[negatives] < cut).mean()
+        for candidate in FLOORS:
+            allowed = verdicts >= candidate
+            at = _cut(z[positive & allowed], answered, dropped=int((positive & ~allowed).sum()), total=positive.sum())
+            if at is None:
+                continue
+            share = ((z[negatives] < at) | ~allowed[negatives]).mean()
+            if share >= (abstains if floor is not None else abstains + FLOOR_GAIN):
+                floor, cut, abstains = candidate, at, share
+        refused = z < cut if floor is None else (z < cut) | (verdicts < floor)
         held = negatives & ~near[mask]
         nt = negatives & near[mask]
-        decided[mask] = z < cut
+        decided[mask] = refused
         w = model.coef_[0]
         name = "READER_CROSS_LANGUAGE =" if group == "cross" else f'READER_MODELS["{group}"]:'
         print(
-            f"{name} ReaderModel(retrieval={w[0]:.3f}, reader={w[1]:.3f}, bias={model.intercept_[0] - cut:.3f})"
-            f"  # {positive.sum()} answerable, {held.sum()} held-out, {nt.sum()} near-topic: abstains on "
-            f"{(z[held] < cut).mean():.3f} held-out and {(z[nt] < cut).mean():.3f} near-topic"
+            f"{name} ReaderModel(retrieval={w[0]:.3f}, reader={w[1]:.3f}, bias={model.intercept_[0] - cut:.3f}"
+            f"{'' if floor is None else f', floor={floor}'})  # {positive.sum()} answerable, {held.sum()} held-out, "
+            f"{nt.sum()} near-topic: abstains on {refused[held].mean():.3f} held-out and {refused[nt].mean():.3f} near-topic"
         )
     for name in slices:
         m = names == name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.abstention import CROSS_LANGUAGE, SAME_LANGUAGE, Signals
+from assistant.abstention import CROSS_LANGUAGE, READER_MODELS, SAME_LANGUAGE, ReaderModel, Signals
 from assistant.service import Assistant
 
 OFF_TOPIC = [
@@ -59,6 +59,19 @@ def test_confidence_grows_with_each_signal() -> None:
         assert model.confidence(Signals(0.82, 0.88, 0.3, 0.01)) > c
         assert model.confidence(Signals(0.82, 0.84, 0.9, 0.01)) > c
         assert model.confidence(Signals(0.82, 0.84, 0.3, 0.05)) > c
+
+
+def test_a_strong_no_from_the_reader_declines_whatever_retrieval_says() -> None:
+    # "Quel est le prix d'un abonnement Debian ?" over the Debian Reference: every passage is
+    # about Debian (retrieval logit 3.8), the reader reads no answer in any (-2.9)
+    french = READER_MODELS["fr"]
+    assert french.floor is not None
+    assert french.confidence(3.8, french.floor - 1.0) < 0.5 <= french.confidence(3.8, french.floor + 1.0)
+    no_floor = ReaderModel(french.retrieval, french.reader, french.bias)
+    assert no_floor.confidence(3.8, french.floor - 1.0) >= 0.5  # what the floor changes
+    for retrieval in (-4.0, 0.0, 2.0):  # well above the floor the combination decides alone
+        verdict = french.floor + 3.0
+        assert french.confidence(retrieval, verdict) == pytest.approx(no_floor.confidence(retrieval, verdict))
 
 
 @pytest.mark.parametrize(
