@@ -43,6 +43,22 @@ pre-compiled locale data. You need to configure it as:
 # dpkg-reconfigure locales
 ```
 
+## Keys
+
+Each user needs a key pair of their own.
+
+Create it on the user's machine as:
+
+```
+$ ssh-keygen
+```
+
+## Logs
+
+Logs are kept for a year on the server.
+
+They are stored under /var/log by default.
+
 ## Commands
 
 | command | function |
@@ -99,6 +115,16 @@ def test_an_ordinary_sentence_is_quoted_alone(tmp_path: Path) -> None:
 def test_the_command_its_paragraph_goes_on_to_announce_is_quoted(tmp_path: Path, sentence: str) -> None:
     quoted, _ = _span_for(tmp_path, sentence)
     assert quoted.startswith(sentence) and quoted.endswith("configure it as:\n\n```\n# dpkg-reconfigure locales")
+
+
+def test_a_paragraph_of_one_sentence_runs_on_to_the_command_the_next_paragraph_announces(tmp_path: Path) -> None:
+    quoted, _ = _span_for(tmp_path, "Each user needs a key pair of their own.")
+    assert quoted.endswith("on the user's machine as:\n\n```\n$ ssh-keygen")
+
+
+def test_a_paragraph_of_one_sentence_followed_by_no_announcement_is_quoted_alone(tmp_path: Path) -> None:
+    quoted, _ = _span_for(tmp_path, "Logs are kept for a year on the server.")
+    assert quoted == "Logs are kept for a year on the server."
 
 
 def test_a_sentence_whose_paragraph_announces_nothing_is_quoted_alone(tmp_path: Path) -> None:

@@ -267,7 +267,8 @@ def span_of(candidate: Candidate, store: StoredIndex, hits: list[Hit]) -> Answer
     system to access a particular locale, the locale data must be compiled from the locale
     database. The locales package does not come with pre-compiled locale data. You need to
     configure it as:" / "# dpkg-reconfigure locales"), those sentences and what they announce
-    are quoted too: the command is what the paragraph leads to."""
+    are quoted too: the command is what the paragraph leads to. A sentence that is a
+    paragraph alone may so run on into the next paragraph."""
     passage = hits[candidate.citation].passage
     text = store.documents[passage.doc_id].text
     end = candidate.end
@@ -275,8 +276,13 @@ def span_of(candidate: Candidate, store: StoredIndex, hits: list[Hit]) -> Answer
         return _span(candidate, text, _listed_after(passage, text, end))
     rest = [u for u in passage.sentences if u.start >= end][: FOLLOWING_UNITS - 1]
     words = 0
-    for unit in rest:
-        if unit.kind != "sentence" or "\n" in text[end : unit.start]:
+    # a sentence that is a paragraph of its own may run on into the next paragraph ("… the
+    # locale data must be compiled from the locale database." / "The locales package does not
+    # come with pre-compiled locale data. You need to configure it as:")
+    alone = not text[: candidate.start].strip(" \t") or text[: candidate.start].strip(" \t").endswith("\n")
+    for i, unit in enumerate(rest):
+        crosses = "\n" in text[end : unit.start]
+        if unit.kind != "sentence" or (crosses and not (i == 0 and alone)):
             break  # the paragraph ends
         said = text[unit.start : unit.end]
         words += len(said.split())
