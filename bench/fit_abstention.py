@@ -202,8 +202,9 @@ def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float, dump:
         name = "READER_CROSS_LANGUAGE =" if group == "cross" else f'READER_MODELS["{group}"]:'
         print(
             f"{name} ReaderModel(retrieval={w[0]:.3f}, reader={w[1]:.3f}, bias={model.intercept_[0] - cut:.3f}"
-            f"{'' if floor is None else f', floor={floor}'})  # {positive.sum()} answerable, {held.sum()} held-out, "
-            f"{nt.sum()} near-topic: abstains on {refused[held].mean():.3f} held-out and {refused[nt].mean():.3f} near-topic"
+            f"{'' if floor is None else f', floor={floor}'})  # {positive.sum()} answerable, "
+            f"{held.sum()} held-out, {nt.sum()} near-topic: abstains on {refused[held].mean():.3f} held-out "
+            f"and {refused[nt].mean():.3f} near-topic"
         )
     for name in slices:
         m = names == name
