@@ -279,7 +279,7 @@ def span_of(candidate: Candidate, store: StoredIndex, hits: list[Hit]) -> Answer
     # a sentence that is a paragraph of its own may run on into the next paragraph ("… the
     # locale data must be compiled from the locale database." / "The locales package does not
     # come with pre-compiled locale data. You need to configure it as:")
-    alone = not text[: candidate.start].strip(" \t") or text[: candidate.start].strip(" \t").endswith("\n")
+    alone = not text[text.rfind("\n", 0, candidate.start) + 1 : candidate.start].strip()  # it starts its line
     for i, unit in enumerate(rest):
         crosses = "\n" in text[end : unit.start]
         if unit.kind != "sentence" or (crosses and not (i == 0 and alone)):
