@@ -71,6 +71,25 @@ def test_pdf_text_outline_and_running_headers(tmp_path: Path) -> None:
     assert by_section == {"1. Démarrage": 1, "2. Réseau": 2, "3. Paquets": 3}
 
 
+def test_an_outline_title_without_its_number_finds_its_numbered_heading(tmp_path: Path) -> None:
+    # LaTeX writes the bookmark without the number the page prints ("Le système de courrier" /
+    # "6.2 Le système de courrier"); a short first word is not a number to strip
+    pdf = _Book()
+    for bookmark, printed in (
+        ("Le système de courrier", "6.2 Le système de courrier"),
+        ("A.1 Les clés", "A.1 Les clés"),
+    ):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=16)
+        pdf.start_section(bookmark)
+        pdf.cell(0, 10, printed, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=11)
+        pdf.multi_cell(0, 6, "Le courrier passe par un agent de transport configuré pour le domaine. " * 3)
+    extracted = read_pdf(bytes(pdf.output()))
+    headings = [extracted.text[b.start : b.end] for b in extracted.blocks if b.kind == "heading"]
+    assert headings == ["6.2 Le système de courrier", "A.1 Les clés"]
+
+
 def test_a_damaged_pdf_is_reported() -> None:
     from assistant.readers import Unreadable
 
@@ -92,3 +111,6 @@ def test_the_real_latex_pdf_reads_with_spaces_and_without_running_headers() -> N
     assert not [p.text[:80] for p in passages if running.search(p.text)]
     assert not [p.text[:80] for p in passages if ". . . . . ." in p.text]  # the table of contents
     assert sum(p.section is not None for p in passages) / len(passages) > 0.95
+    # every level of the outline is a heading, those whose bookmark drops a leading "Le" too
+    ssh = "6.3 Le serveur et les utilitaires d’accès à distance (SSH) › 6.3.1 Bases de SSH"
+    assert any(p.section and p.section.endswith(ssh) for p in passages)

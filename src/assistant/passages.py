@@ -31,8 +31,9 @@ _WORD = re.compile(r"\S+")
 SECTION_SEPARATOR = " › "
 # How documents become units and passages; raised when that changes, so that an index built
 # before is re-chunked by the next build. 2: table rows know their header row; a label
-# between a heading and its text no longer leaves the heading alone.
-STRUCTURE_VERSION = 2
+# between a heading and its text no longer leaves the heading alone. 3: a PDF's outline
+# titles starting with a short word ("Le …") find their numbered headings.
+STRUCTURE_VERSION = 3
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,13 @@ _MARKED_HYPHEN = re.compile(r"[\ufffe\x02](?:\r\n|\r|\n)?")
 _SOFT_HYPHENS = ("\x02", "\xad")
 _LIST_MARK = re.compile(r"^(?:[-–—•▪◦*]|\d{1,3}[.)])\s")
 _CODE = re.compile(r"^[$#>] \S")
+# A heading's number: "6.2 ", "Chapitre 3. ", "Annexe A ", "A.1 ", "IV. ". A bare word of a few
+# letters is not one: "Le système de courrier électronique" (an outline title without its
+# number) must keep its "Le" to match the page's "6.2 Le système de courrier électronique".
 _NUMBERING = re.compile(
-    r"^(?:(?:chapitre|chapter|annexe|appendix|partie|part|section)\s+)?[\dA-Z]{1,3}(?:\.\d+)*\.?\s+", re.I
+    r"^(?:(?:chapitre|chapter|annexe|appendix|partie|part|section)\s+[\dA-Z]{1,3}(?:\.\d+)*\.?"
+    r"|\d{1,3}(?:\.\d+)*\.?|[A-Z](?:\.\d+)+\.?|[IVX]{1,4}\.)\s+",
+    re.I,
 )
 _SHORT_LINE = 0.8  # a line this much shorter than the page's full lines ends its paragraph
 
