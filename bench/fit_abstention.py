@@ -185,14 +185,14 @@ def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float, dump:
         negatives = labels[mask] == 0
         floor, cut = None, _cut(z[positive], answered)
         assert cut is not None
-        abstains = (z[negatives] < cut).mean()
+        abstains = base = (z[negatives] < cut).mean()
         for candidate in FLOORS:
             allowed = verdicts >= candidate
             at = _cut(z[positive & allowed], answered, dropped=int((positive & ~allowed).sum()), total=positive.sum())
             if at is None:
                 continue
             share = ((z[negatives] < at) | ~allowed[negatives]).mean()
-            if share >= (abstains if floor is not None else abstains + FLOOR_GAIN):
+            if share >= max(abstains, base + FLOOR_GAIN):
                 floor, cut, abstains = candidate, at, share
         refused = z < cut if floor is None else (z < cut) | (verdicts < floor)
         held = negatives & ~near[mask]

@@ -27,6 +27,7 @@ from assistant.service import Assistant
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 EVAL_DIR = ROOT.parent / "shared" / "eval"
+REALDOCS = ROOT.parent / "shared" / "realdocs"
 
 
 class HashEmbedder:

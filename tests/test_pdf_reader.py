@@ -14,7 +14,9 @@ from assistant.documents import load_corpus
 from assistant.indexer import make_passages
 from assistant.readers.pdf import read_pdf
 
-REAL_PDF = Path(__file__).resolve().parents[2] / "shared" / "realdocs" / "pdf" / "debian-reference.fr.pdf"
+from .conftest import REALDOCS
+
+REAL_PDF = REALDOCS / "pdf" / "debian-reference.fr.pdf"
 
 SECTIONS = [
     ("1. Démarrage", "Le système démarre en quatre étapes. Le chargeur initial lit sa configuration."),

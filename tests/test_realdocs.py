@@ -13,7 +13,7 @@ from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.realdocs import format_realdocs, run_realdocs
 
-from .conftest import HashEmbedder
+from .conftest import REALDOCS, HashEmbedder
 
 NAV = '<div class="navheader"><a href="a.html">Prev</a> <a href="b.html">Next</a> <a href="/">Home</a></div>'
 
@@ -69,9 +69,6 @@ def test_the_report_counts_what_a_user_sees(tmp_path: Path) -> None:
 def test_the_command_explains_a_wrong_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["eval", "--realdocs", str(tmp_path)])
     assert result.exit_code == 1 and "questions.jsonl" in result.output
-
-
-REALDOCS = Path(__file__).resolve().parents[1].parent / "shared" / "realdocs"
 
 
 @pytest.mark.skipif(not (REALDOCS / "questions.jsonl").is_file(), reason="../shared/realdocs is not here")

@@ -51,6 +51,9 @@ class AbstentionModel:
         return _sigmoid(self.logit(signals))
 
 
+FLOOR_SLOPE = 2.0  # a reader model's cap is 0.5 at its floor, 0.88 one logit above it, 0.12 one below
+
+
 @dataclass(frozen=True)
 class ReaderModel:
     """The retrieval model's logit and the reader's logit for its chosen sentence, combined;
@@ -67,9 +70,6 @@ class ReaderModel:
         if self.floor is None:
             return combined
         return min(combined, _sigmoid(FLOOR_SLOPE * (reader_logit - self.floor)))
-
-
-FLOOR_SLOPE = 2.0  # the cap is 0.5 at the floor, 0.88 one logit above it, 0.12 one below
 
 
 def _sigmoid(z: float) -> float:
