@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from assistant.types import Document
 
@@ -60,6 +61,38 @@ def find_boilerplate(documents: list[Document]) -> dict[str, frozenset[int]]:
         if len(doc.pages) >= MIN_PAGES:
             found[doc.id] |= _running_lines(doc)
     return {doc_id: frozenset(ids) for doc_id, ids in found.items()}
+
+
+_WORDS = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Kept:
+    """How much of a document's visible text its passages keep, in words."""
+
+    visible: int
+    kept: int
+
+    @property
+    def share(self) -> float:
+        return self.kept / self.visible if self.visible else 1.0
+
+
+def kept_text(documents: list[Document], skip: dict[str, frozenset[int]]) -> dict[str, Kept]:
+    """For each document's source: its visible words (what the reader saw; the extracted text for
+    formats without a notion of visible) and the words of the blocks that are not boilerplate."""
+    shares = {}
+    for doc in documents:
+        left_out = skip.get(doc.id, frozenset())
+        if doc.blocks:
+            kept = sum(
+                len(_WORDS.findall(doc.text, b.start, b.end)) for i, b in enumerate(doc.blocks) if i not in left_out
+            )
+        else:
+            kept = len(_WORDS.findall(doc.text))
+        visible = doc.visible_words if doc.visible_words is not None else len(_WORDS.findall(doc.text))
+        shares[doc.source] = Kept(visible, min(kept, visible) if visible else kept)
+    return shares
 
 
 def _running_lines(doc: Document) -> set[int]:

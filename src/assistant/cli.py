@@ -88,6 +88,7 @@ def index(
         typer.echo(f"the index in {assistant.index_store.location} is up to date (version {report.version})")
         return
     typer.echo(report.passage_summary())
+    typer.echo(report.kept_summary(settings.kept_warning))
     typer.echo(
         f"indexed {report.documents} documents, {report.passages} passages, {report.sentences} sentences "
         f"({report.embedded} texts embedded, {report.reused} reused) in {report.seconds:.1f} s "

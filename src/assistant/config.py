@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         description="Read the best candidate sentences with the trained answer reader (choice of the answer "
         "sentence and abstention); off, both come from retrieval signals alone.",
     )
+    kept_warning: float = Field(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description="A build names the documents whose index keeps less than this share of their visible "
+        "text (a page whose content the reader lost, or that is mostly navigation).",
+    )
     max_question_chars: int = Field(2000, ge=10)
     abstain_below: float = Field(
         0.5, ge=0.0, le=1.0, description="Abstain when the confidence that the documents answer is below this."

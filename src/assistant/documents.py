@@ -122,6 +122,7 @@ def load_corpus(root: Path, known_languages: dict[str, str] | None = None) -> Co
                 sha256=digest,
                 pages=extracted.pages,
                 blocks=extracted.blocks,
+                visible_words=extracted.visible_words,
             )
         )
     for item in skipped:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.boilerplate import find_boilerplate
+from assistant.boilerplate import Kept, find_boilerplate, kept_text
 from assistant.cache import CachedEmbedder
 from assistant.config import Settings
 from assistant.documents import Corpus, Skipped, load_corpus
@@ -22,6 +23,8 @@ from assistant.lexical import LexicalIndex
 from assistant.passages import STRUCTURE_VERSION, chunk_document
 from assistant.store import Store, choose_vector_index
 from assistant.types import Document, Passage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,6 +71,23 @@ class BuildReport:
     changed: bool = True  # False when the index was already up to date and nothing was written
     passages_embedded: int = 0  # passages of new or changed text
     passages_removed: int = 0  # passages of the previous version that are gone
+    kept: dict[str, Kept] = field(default_factory=dict)  # per document source: visible and indexed words
+
+    def kept_below(self, share: float) -> list[tuple[str, float]]:
+        """Documents whose passages keep less than `share` of their visible text, the worst first."""
+        low = [(source, k.share) for source, k in self.kept.items() if k.share < share]
+        return sorted(low, key=lambda item: (item[1], item[0]))
+
+    def kept_summary(self, share: float) -> str:
+        visible = sum(k.visible for k in self.kept.values())
+        kept = sum(k.kept for k in self.kept.values())
+        text = f"text kept: {kept / visible:.0%} of the visible words" if visible else "text kept: no words"
+        low = self.kept_below(share)
+        if low:
+            named = ", ".join(f"{source} ({s:.0%})" for source, s in low[:10])
+            more = f" and {len(low) - 10} more" if len(low) > 10 else ""
+            text += f"; {len(low)} documents kept less than {share:.0%}: {named}{more}"
+        return text
 
     def passage_summary(self) -> str:
         kept = self.passages - self.passages_embedded
@@ -94,15 +114,18 @@ def corpus_fingerprint(documents: list[Document], chunking: dict[str, int]) -> s
 
 
 def make_passages(
-    documents: list[Document], settings: Settings, known: dict[tuple[str, int, int], str] | None = None
+    documents: list[Document],
+    settings: Settings,
+    known: dict[tuple[str, int, int], str] | None = None,
+    skip: dict[str, frozenset[int]] | None = None,
 ) -> list[Passage]:
-    """Chunk every document, boilerplate left out; each passage gets its own detected language
-    (the document's when unsure).
+    """Chunk every document, boilerplate (`skip`, else found here) left out; each passage gets its
+    own detected language (the document's when unsure).
     `known` gives the language of passages already detected in the previous version, by
     (document digest, start, end), so that unchanged passages are not detected again."""
     known = known or {}
     digests = {d.id: d.sha256 for d in documents}
-    skip = find_boilerplate(documents)
+    skip = find_boilerplate(documents) if skip is None else skip
     passages: list[Passage] = []
     for doc in documents:
         for p in chunk_document(
@@ -257,7 +280,9 @@ def _build(
     phase: Callable[[str], None],
 ) -> BuildReport:
     loaded = Corpus(documents, plan.skipped)
-    passages = make_passages(loaded.documents, settings, plan.known_languages)
+    boilerplate = find_boilerplate(loaded.documents)
+    passages = make_passages(loaded.documents, settings, plan.known_languages, boilerplate)
+    kept = kept_text(loaded.documents, boilerplate)
     texts = {d.id: d.text for d in loaded.documents}
     phase(f"embedding {len(passages)} passages (new or changed text only)")
     vectors = embedder.encode_passages([p.text for p in passages], settings.batch_size, progress)
@@ -279,12 +304,13 @@ def _build(
         ),
         "corpus_fingerprint": corpus_fingerprint(loaded.documents, chunking),
         "skipped": [{"source": s.source, "reason": s.reason} for s in loaded.skipped],
+        "kept": {source: [k.visible, k.kept] for source, k in sorted(kept.items())},
     }
     phase("writing the new version")
     lexical = LexicalIndex.build([p.text for p in passages], [p.language for p in passages])
     version = store.save(passages, vectors, sentence_vectors, lexical, loaded.documents, manifest)
     embedder.finish_build()  # the cache keeps what this version and the previous one use
-    return BuildReport(
+    report = BuildReport(
         version=version,
         documents=len(loaded.documents),
         passages=len(passages),
@@ -295,4 +321,12 @@ def _build(
         reused=embedder.hits,
         passages_embedded=passages_embedded,
         passages_removed=max(0, plan.previous_passages - (len(passages) - passages_embedded)),
+        kept=kept,
     )
+    for source, share in report.kept_below(settings.kept_warning):
+        log.warning(
+            "%s: the index keeps %.0f%% of its visible text (is its content lost, or is it navigation?)",
+            source,
+            100 * share,
+        )
+    return report

@@ -32,8 +32,9 @@ SECTION_SEPARATOR = " › "
 # How documents become units and passages; raised when that changes, so that an index built
 # before is re-chunked by the next build. 2: table rows know their header row; a label
 # between a heading and its text no longer leaves the heading alone. 3: a PDF's outline
-# titles starting with a short word ("Le …") find their numbered headings.
-STRUCTURE_VERSION = 3
+# titles starting with a short word ("Le …") find their numbered headings. 4: content boxes
+# (notes, tips, sidebars) are sections of their own, titled.
+STRUCTURE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def split_sentences(text: str) -> list[Span]:
 def _block_units(text: str, block: Block) -> list[Span]:
     """The sentence units of a block: a heading is one, a table row one, a line of code one,
     prose is split into sentences (kind "item" inside a list item)."""
-    if block.kind == "heading":
+    if block.kind in ("heading", "title"):  # a box's title names what follows, as a heading does
         return [Span(block.start, block.end, True, "heading")]
     if block.kind in ("row", "header"):
         return [Span(block.start, block.end, True, block.kind)]
@@ -155,16 +156,23 @@ def _block_units(text: str, block: Block) -> list[Span]:
 
 
 def section_paths(text: str, blocks: list[Block] | tuple[Block, ...]) -> list[str | None]:
-    """The heading path of every block ("3. Boot › 3.2. Systemd"), None before any heading."""
+    """The heading path of every block ("3. Boot › 3.2. Systemd"), None before any heading; a
+    block in a titled box adds the box's title ("3. Boot › 3.2. Systemd › Tip")."""
     stack: list[tuple[int, str]] = []
+    box_titles: dict[int, str] = {}
     paths: list[str | None] = []
     for block in blocks:
-        if block.kind == "heading":
+        if block.kind == "heading" and not block.box:
             level = block.level or 1
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, " ".join(text[block.start : block.end].split())))
-        paths.append(SECTION_SEPARATOR.join(title for _, title in stack) if stack else None)
+        elif block.kind == "title" and block.box:
+            box_titles.setdefault(block.box, " ".join(text[block.start : block.end].split()))
+        titles = [title for _, title in stack]
+        if block.box in box_titles:
+            titles.append(box_titles[block.box])
+        paths.append(SECTION_SEPARATOR.join(titles) if titles else None)
     return paths
 
 
@@ -211,6 +219,7 @@ def chunk_document(
     paths = section_paths(text, blocks)
     sections: list[tuple[str | None, list[Span]]] = []
     stepped = True  # boilerplate (or the start) lies between the current run and the next block
+    box = 0  # the content box of the run: entering or leaving a box starts a section, as a heading does
     header: tuple[int, int] | None = None  # the header row of the table being read
     headers: dict[int, tuple[int, int]] = {}  # a row unit's start -> its table's header row
     for i, block in enumerate(blocks):
@@ -233,7 +242,7 @@ def chunk_document(
             headers.update((u.start, header) for u in units)
         if not units:
             continue
-        if block.kind == "heading" or stepped:
+        if block.kind == "heading" or stepped or block.box != box:
             if not stepped and sections and all(u.kind == "heading" for u in sections[-1][1]):
                 sections[-1] = (paths[i], sections[-1][1] + units)  # a heading with nothing under it
             else:
@@ -241,6 +250,7 @@ def chunk_document(
             stepped = False
         else:
             sections[-1][1].extend(units)
+        box = block.box
     passages: list[Passage] = []
     for section, units in sections:
         for group in _pack(text, units, min_words, max_words, overlap_sentences, guess_headings=not structured):

@@ -81,7 +81,8 @@ class Rebuilder:
                     s = self._state
                     s.state, s.phase, s.version = "done", None, report.version
                     s.summary = report.plan.summary() + (
-                        f"; {report.passage_summary()}; {report.embedded} texts embedded, {report.reused} reused"
+                        f"; {report.passage_summary()}; {report.embedded} texts embedded, {report.reused} reused; "
+                        + report.kept_summary(self.assistant.settings.kept_warning)
                         if report.changed
                         else "; up to date"
                     )

@@ -6,18 +6,21 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
-BLOCK_KINDS = ("heading", "paragraph", "item", "row", "header", "code")  # header: a table's row of column names
+# header: a table's row of column names; title: the title of a content box (a note, tip, warning, sidebar)
+BLOCK_KINDS = ("heading", "paragraph", "item", "row", "header", "code", "title")
 
 
 @dataclass(frozen=True)
 class Block:
     """A structural unit of a document's text: `text[start:end]`, of a kind in BLOCK_KINDS
-    (a heading has its `level`, 1 the highest)."""
+    (a heading has its `level`, 1 the highest). `box` numbers the content box (admonition,
+    sidebar, call-out) the block sits in, from 1 in document order; 0 outside any box."""
 
     kind: str
     start: int
     end: int
     level: int = 0
+    box: int = 0
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Document:
     sha256: str
     pages: tuple[int, ...] = ()  # offset where each page starts (PDF); empty for other formats
     blocks: tuple[Block, ...] = ()  # structure from the reader (not stored in the index)
+    visible_words: int | None = None  # words a reader of the file sees (HTML); None: those of `text`
 
     def page_at(self, offset: int) -> int | None:
         """1-based page number of the character at `offset`, for paged documents."""

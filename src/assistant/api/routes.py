@@ -17,6 +17,7 @@ from assistant.api.schemas import (
     ErrorOut,
     Health,
     IndexState,
+    KeptText,
     Limits,
 )
 from assistant.cache import cache_size
@@ -97,10 +98,19 @@ def health(assistant: AssistantDep) -> Health:
 
 def _index_state(request: Request, assistant: AssistantDep) -> IndexState:
     state = request.app.state.rebuilder.state()
+    kept: list[KeptText] = []
     try:
-        state["index_version"] = assistant.store().version
+        store = assistant.store()
+        state["index_version"] = store.version
+        for source, (visible, words) in store.manifest.get("kept", {}).items():  # absent in older indexes
+            share = words / visible if visible else 1.0
+            kept.append(KeptText(source=source, visible_words=visible, kept_words=words, share=round(share, 3)))
     except AssistantError:
         state["index_version"] = None
+    threshold = assistant.settings.kept_warning
+    state["kept_warning"] = threshold
+    state["kept"] = kept
+    state["kept_below"] = sorted((k for k in kept if k.share < threshold), key=lambda k: (k.share, k.source))
     state["embedding_cache_bytes"] = cache_size(embedding_cache(assistant.settings.index))
     return IndexState(**state)
 

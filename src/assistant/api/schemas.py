@@ -115,6 +115,15 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class KeptText(BaseModel):
+    source: str = Field(description="The document's file, relative to the corpus folder.")
+    visible_words: int = Field(
+        description="Words a reader of the file sees (navigation landmarks and link lists aside)."
+    )
+    kept_words: int = Field(description="Words of the index's passages from this document.")
+    share: float = Field(description="kept_words / visible_words.")
+
+
 class IndexState(BaseModel):
     state: str = Field(description="idle, running, done or failed")
     trigger: str | None = Field(description="api or watch")
@@ -131,3 +140,11 @@ class IndexState(BaseModel):
         description="Size on disk of the index's embedding cache (it keeps the vectors of the current and "
         "previous versions)."
     )
+    kept_warning: float = Field(
+        description="Share of visible text under which a document is named (ASSISTANT_KEPT_WARNING)."
+    )
+    kept_below: list[KeptText] = Field(
+        description="Documents of the served version that kept less than kept_warning of their visible text, the "
+        "worst first: a page whose content extraction lost, or one that is mostly navigation."
+    )
+    kept: list[KeptText] = Field(description="Every document of the served version: how much of its text is indexed.")

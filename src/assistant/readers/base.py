@@ -15,6 +15,7 @@ class Extracted:
     title: str | None = None
     pages: tuple[int, ...] = ()  # offset in `text` where each page starts (PDF only)
     blocks: tuple[Block, ...] = ()  # structure; empty: plain text, split into paragraphs later
+    visible_words: int | None = None  # words a reader of the file sees (HTML), to tell how much was kept
 
 
 class Unreadable(Exception):
@@ -30,14 +31,14 @@ class TextBuilder:
     blocks: list[Block] = field(default_factory=list)
     length: int = 0
 
-    def add(self, kind: str, text: str, level: int = 0) -> Block | None:
+    def add(self, kind: str, text: str, level: int = 0, box: int = 0) -> Block | None:
         text = text.strip()
         if not text:
             return None
         if self.parts:
             self.parts.append(BLOCK_BREAK)
             self.length += len(BLOCK_BREAK)
-        block = Block(kind, self.length, self.length + len(text), level)
+        block = Block(kind, self.length, self.length + len(text), level, box)
         self.parts.append(text)
         self.length += len(text)
         self.blocks.append(block)
