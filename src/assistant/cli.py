@@ -179,12 +179,15 @@ def evaluate(
     ] = None,
     output: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON here")] = None,
     realdocs: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--realdocs",
-            help="Instead: a real collection (DIR/corpus and DIR/questions.jsonl, as ../shared/realdocs), "
-            "indexed fresh and asked over HTTP",
+            help="Instead: real collections (DIR/corpus and DIR/questions.jsonl, as ../shared/realdocs), "
+            "each indexed fresh and asked over HTTP; repeat the option for several, or give them after it",
         ),
+    ] = None,
+    more: Annotated[
+        list[Path] | None, typer.Argument(help="More collections, with --realdocs", show_default=False)
     ] = None,
     pdf: Annotated[
         Path | None, typer.Option("--pdf", help="With --realdocs: index this one file instead of DIR/corpus")
@@ -193,9 +196,11 @@ def evaluate(
     """Run the retrieval and abstention benchmark through the answer path; print a table per slice."""
     from assistant.evaluation import SLICES, format_report, run_eval
 
-    if realdocs is not None:
-        _evaluate_realdocs(realdocs, pdf, output)
+    if realdocs:
+        _evaluate_realdocs([*realdocs, *(more or [])], pdf, output)
         return
+    if more:
+        _fail(f"unexpected arguments {[str(m) for m in more]}: collections go with --realdocs")
     if not (eval_dir / "piaf-v1.0.json").is_file():
         _fail(f"no evaluation data in {eval_dir}/ (expected piaf-v1.0.json and xquad.*.json)")
     settings = _settings()
@@ -220,21 +225,32 @@ def evaluate(
         output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
-def _evaluate_realdocs(folder: Path, pdf: Path | None, output: Path | None) -> None:
-    from assistant.realdocs import format_realdocs, run_realdocs
+def _evaluate_realdocs(folders: list[Path], pdf: Path | None, output: Path | None) -> None:
+    from assistant.realdocs import collection_roles, format_collections, format_realdocs, run_realdocs
 
-    if not (folder / "questions.jsonl").is_file() or (pdf is None and not (folder / "corpus").is_dir()):
-        _fail(f"{folder}/ should hold questions.jsonl and corpus/ (the format of ../shared/realdocs)")
-    if pdf is not None and not pdf.is_file():
-        _fail(f"no file {pdf}")
+    for folder in folders:
+        if not (folder / "questions.jsonl").is_file() or (pdf is None and not (folder / "corpus").is_dir()):
+            _fail(f"{folder}/ should hold questions.jsonl and corpus/ (the format of ../shared/realdocs)")
+    if pdf is not None and (len(folders) > 1 or not pdf.is_file()):
+        _fail(f"no file {pdf}" if not pdf.is_file() else "--pdf goes with one collection")
     settings = _settings()
+    roles = {f.name: role for f, role in collection_roles(folders).items()}
+    reports: dict[str, dict[str, object]] = {}
     try:
-        report = run_realdocs(settings, Assistant(settings).embedder, folder, pdf)
+        embedder = Assistant(settings).embedder
+        for folder in folders:
+            report = run_realdocs(settings, embedder, folder, pdf)
+            report["role"] = roles[folder.name]
+            reports[folder.name] = report
+            typer.echo(f"== {folder.name} ({roles[folder.name]})")
+            typer.echo(format_realdocs(report) + "\n")
     except AssistantError as exc:
         _fail(str(exc))
-    typer.echo(format_realdocs(report))
+    if len(reports) > 1:
+        typer.echo(format_collections(reports, roles))
     if output:
-        output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        data = next(iter(reports.values())) if len(reports) == 1 else reports
+        output.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def main() -> None:

@@ -158,18 +158,20 @@ def _box_title(box: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
     return None
 
 
-def _prune(el: lxml.html.HtmlElement, depth: int = 0) -> None:
+def _prune(el: lxml.html.HtmlElement, depth: int = 0, in_box: bool = False) -> None:
     """Remove what is not content, top-down (a removed element's text tail is kept); mark the
-    content boxes that stay, and their titles."""
+    content boxes that stay, and their titles. Inside a box, only what the page declares
+    navigation goes: a list of links in a note ("see Transform, Direction, Clipping") is content."""
     for child in list(el):
         tag = _tag(child)
         if not tag:
             continue
-        if tag in _JUNK or _is_navigation(child, tag, depth + 1):
+        if tag in _JUNK or (_is_landmark(child, tag, depth + 1) if in_box else _is_navigation(child, tag, depth + 1)):
             child.drop_tree()
             continue
-        _prune(child, depth + 1)
-        if _box_names(child, tag):
+        box = bool(_box_names(child, tag))
+        _prune(child, depth + 1, in_box or box)
+        if box:
             child.set(_BOX_MARK, "")
             title = _box_title(child)
             if title is not None:
