@@ -123,7 +123,11 @@ def _is_landmark(el: lxml.html.HtmlElement, tag: str, depth: int) -> bool:
         return True  # landmarks: <nav>, and <header>/<footer> of the page rather than of an article
     if (el.get("role") or "").lower() in _LANDMARK_ROLES or _is_hidden(el):
         return True
-    return tag == "a" and (el.get("href") or "").startswith("#") and bool(_SKIP_TEXT.match(el.text_content() or ""))
+    if tag != "a" or not (el.get("href") or "").startswith("#"):
+        return False
+    text = el.text_content() or ""
+    # a skip link, or a permalink ("¶", "#", "🔗" after a heading, as Sphinx and MkDocs write them)
+    return bool(_SKIP_TEXT.match(text)) or (bool(text.strip()) and not any(ch.isalnum() for ch in text))
 
 
 def _is_navigation(el: lxml.html.HtmlElement, tag: str, depth: int) -> bool:
@@ -202,6 +206,11 @@ def _has_block(el: lxml.html.HtmlElement) -> bool:
     return False
 
 
+def _text_cells(row: lxml.html.HtmlElement) -> int:
+    """Cells of a table row that hold text (a box's layout row: [icon] | its text)."""
+    return sum(1 for c in row if _tag(c) in _CELLS and (c.text_content() or "").strip())
+
+
 class _Walker:
     """Turns the pruned tree into blocks: inline text is gathered until a block boundary."""
 
@@ -254,7 +263,7 @@ class _Walker:
         elif tag == "tr" and not _has_block(el) and el.find(f".//*[@{_TITLE_MARK}]") is not None:
             self.flush()  # DocBook's table-style admonition: [icon] | Tip
             self.add("title", squash(el.text_content() or ""))
-        elif tag == "tr" and not _has_block(el):
+        elif tag == "tr" and not _has_block(el) and not (self.boxes[-1] and _text_cells(el) <= 1):
             self.flush()
             cells = [c for c in el if _tag(c) in _CELLS]
             # a row of column names: all its cells are <th>, or it sits in the table's <thead>
