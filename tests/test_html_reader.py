@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from assistant.readers import READERS
 from assistant.readers.html import read_html
 
@@ -108,3 +110,46 @@ def test_a_paragraph_inside_a_list_item_is_the_item() -> None:
         ("item", "via xwayland"),
         ("paragraph", "After the list."),
     ]
+
+
+SIDEBARS = """<html><body>
+<div class="sidebar"><h3>Site</h3><ul><li><a href="/a">Home</a></li><li><a href="/b">Install</a></li>
+<li><a href="/c">Configure</a></li><li><a href="/d">Troubleshoot</a></li></ul></div>
+<div class="section"><h2 class="title">9.7. Scheduling Tasks</h2>
+<p>cron is the daemon that runs scheduled and recurring commands.</p>
+<div class="sidebar"><div class="titlepage"><p class="title"><strong>TIP</strong> Restricting cron or atd</p></div>
+<p>List the users allowed in <code>/etc/cron.allow</code>, or the ones denied in /etc/cron.deny.</p></div>
+<p>Each user has a crontab of their own.</p></div>
+<div class="toc">This book is maintained by volunteers; everybody may propose changes, report mistakes or translate
+it into another language, and each release is checked by the documentation team before it is published.</div>
+<h2>Options<a class="headerlink" href="#options" title="Permalink">¶</a></h2><p>None.</p>
+</body></html>"""
+
+
+def test_a_sidebar_box_is_content_and_a_sidebar_of_links_is_not() -> None:
+    # DocBook and Publican write their boxes as <div class="sidebar">, website themes their menus
+    e = read_html(SIDEBARS.encode())
+    blocks = [(b.kind, b.box, e.text[b.start : b.end]) for b in e.blocks]
+    assert ("title", 1, "TIP Restricting cron or atd") in blocks
+    assert (
+        "paragraph",
+        1,
+        "List the users allowed in /etc/cron.allow, or the ones denied in /etc/cron.deny.",
+    ) in blocks
+    assert ("paragraph", 0, "Each user has a crontab of their own.") in blocks  # after the box: outside it
+    assert "Troubleshoot" not in e.text and "Site" not in e.text
+    # a class that names navigation is not proof: prose without links stays
+    assert "This book is maintained by volunteers" in e.text
+    assert ("heading", 0, "Options") in blocks  # the permalink sign is not part of the heading
+
+
+def test_a_box_title_names_its_section_and_the_page_reports_its_visible_words() -> None:
+    from assistant.passages import chunk_document
+
+    e = read_html(SIDEBARS.encode())
+    passages = chunk_document("d", e.text, "en", 5, 200, 0, e.blocks)
+    sections = {p.section: p.text for p in passages}
+    assert sections["9.7. Scheduling Tasks › TIP Restricting cron or atd"].endswith("/etc/cron.deny.")
+    assert "crontab of their own" in passages[-2].text and passages[-2].section == "9.7. Scheduling Tasks"
+    # visible: everything but the link list; all of it is kept
+    assert e.visible_words == len(re.findall(r"\w+", e.text))

@@ -31,10 +31,13 @@ _JUNK = frozenset(
 )
 _LANDMARK_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "menu", "menubar", "toolbar"})
 _NAV_NAME = re.compile(
-    r"^(?:[\w]*[-_])?(?:nav|navbar|navigation|navheader|navfooter|breadcrumbs?|toc|sidebar|sphinxsidebar|menu|"
-    r"pagination|pager|skip-?links?|skip|masthead|site-?header|site-?footer)(?:[-_][\w-]*)?$",
+    r"^(?:[\w]*[-_])?(?:\w*nav|navbar|navigation|navheader|navfooter|breadcrumbs?|toc|sidebar|sphinxsidebar|menu|"
+    r"pagination|pager|skip-?links?|skip|banner|masthead|site-?header|site-?footer)(?:[-_][\w-]*)?$",
     re.IGNORECASE,
 )
+# The page's header and footer as pages wrote them before <header> and <footer> (Asciidoctor's
+# #footer, Doxygen's div.header, Sphinx's div.footer): landmarks when they sit at the page's top level.
+_CHROME_NAME = re.compile(r"^(?:page[-_]?|site[-_]?)?(?:header|footer)$", re.IGNORECASE)
 # Content boxes, by an exact class token: DocBook/Publican (note, tip, warning, important, caution,
 # sidebar), Sphinx and MkDocs (admonition, seealso, versionadded...), Asciidoctor (admonitionblock,
 # sidebarblock), Texinfo (cartouche), Doxygen (`<dl class="section note">`: note, warning, attention,
@@ -121,6 +124,9 @@ def _is_landmark(el: lxml.html.HtmlElement, tag: str, depth: int) -> bool:
     """Navigation by what the page declares: landmarks, hidden elements, skip links."""
     if tag == "nav" or (tag in ("header", "footer") and depth <= 3):
         return True  # landmarks: <nav>, and <header>/<footer> of the page rather than of an article
+    names = (el.get("class") or "").split() + (el.get("id") or "").split()
+    if depth <= 3 and tag in ("div", "address", "table", "p") and any(_CHROME_NAME.match(n) for n in names):
+        return True
     if (el.get("role") or "").lower() in _LANDMARK_ROLES or _is_hidden(el):
         return True
     if tag != "a" or not (el.get("href") or "").startswith("#"):
@@ -147,6 +153,13 @@ def _is_navigation(el: lxml.html.HtmlElement, tag: str, depth: int) -> bool:
     return False
 
 
+def _bold_line(el: lxml.html.HtmlElement) -> bool:
+    """A block that is one bold label and nothing else (Texinfo's "Editor's note:" over its cartouche)."""
+    if _tag(el) not in ("div", "p") or len(el) != 1 or _tag(el[0]) not in ("strong", "b"):
+        return False
+    return (el.text or "").strip() == "" and (el[0].tail or "").strip() == ""
+
+
 def _box_title(box: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
     """The element that titles a box: the first title-like element before any of the box's text."""
     for el in box.iterdescendants():
@@ -155,7 +168,7 @@ def _box_title(box: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
             continue
         classes = {n.lower() for n in (el.get("class") or "").split()}
         first_term = tag == "dt" and el.getparent() is box
-        if tag in _HEADINGS or tag in ("summary", "th") or first_term or classes & _TITLE_CLASSES:
+        if tag in _HEADINGS or tag in ("summary", "th") or first_term or classes & _TITLE_CLASSES or _bold_line(el):
             return el if (el.text_content() or "").strip() else None
         if (el.text or "").strip() or _box_names(el, tag):
             return None  # the box starts with its text, or with a box of its own: no title
