@@ -52,6 +52,11 @@ def test_index_command_builds_and_reports(tmp_path: Path, model_cache: Path) -> 
         "# Note\n\nThe meeting moved to Thursday because of the strike.\n", encoding="utf-8"
     )
     (corpus / "broken.txt").write_bytes(b"\xff\xfe\x00bad")
+    # three pages that share a long notice, one with little else: its index keeps little of what it shows
+    notice = "<p>" + "This manual is published under a free licence and may be copied by anyone. " * 4 + "</p>"
+    for name, own in (("a", 40), ("b", 40), ("thin", 3)):
+        prose = " ".join(f"Page {name} explains step {i} of the installation." for i in range(own))
+        (corpus / f"{name}.html").write_text(f"<html><body><p>{prose}</p>{notice}</body></html>", encoding="utf-8")
     out = run(
         "index",
         "--corpus",
@@ -61,8 +66,11 @@ def test_index_command_builds_and_reports(tmp_path: Path, model_cache: Path) -> 
         env={"ASSISTANT_MODEL_CACHE": str(model_cache)},
     )
     assert out.returncode == 0, out.stderr
-    assert "indexed 1 documents" in out.stdout
+    assert "indexed 4 documents" in out.stdout
     assert "skipped broken.txt" in out.stderr
+    # the summary says how much visible text was kept and names the page below the threshold; so does the log
+    assert "text kept:" in out.stdout and "1 documents kept less than 60%: thin.html (" in out.stdout
+    assert "a.html" not in out.stdout and "thin.html: the index keeps" in out.stderr
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,19 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from assistant.boilerplate import find_boilerplate, kept_text
 from assistant.cli import app
 from assistant.config import Settings
+from assistant.documents import load_corpus
 from assistant.embedding import Embedder
-from assistant.realdocs import format_realdocs, run_realdocs
+from assistant.realdocs import (
+    check_extraction,
+    collection_roles,
+    format_collections,
+    format_realdocs,
+    load_questions,
+    run_realdocs,
+)
 
 from .conftest import REALDOCS, HashEmbedder
 
@@ -64,6 +73,11 @@ def test_the_report_counts_what_a_user_sees(tmp_path: Path) -> None:
     assert s["chrome_citations"] == 0 and all("Prev" not in (r["first_citation"] or "") for r in report["answers"])
     table = format_realdocs(report)
     assert "en->en" in table and "fr->none" in table and "built in" in table
+    x = report["extraction"]  # the navigation bar is not text the pages show, so all of it is kept
+    assert x["kept_share"] == 1.0 and x["boxes"] == 0 and x["expected_missing"] == []
+    assert "text kept: 100.0%" in table
+    totals = format_collections({"dev": report, "other": report}, {"dev": "tune", "other": "confirm"})
+    assert "tune total" in totals and "confirm total" in totals and " 2/2 " in totals
 
 
 def test_the_command_explains_a_wrong_folder(tmp_path: Path) -> None:
@@ -83,3 +97,20 @@ def test_the_real_documents_dev_set_holds_its_figures(tmp_path: Path, embedder: 
     assert s["first"] >= 17 and s["top5"] >= 19 and s["holds"] >= 15
     assert s["answered"] >= 19 and s["abstained"] >= 3
     assert s["chrome_citations"] == 0 and s["with_section"] == s["citations"]
+
+
+COLLECTIONS = [REALDOCS, *sorted((REALDOCS.parent / "realdocs-pool").glob("*/"))]
+
+
+@pytest.mark.skipif(not (REALDOCS / "questions.jsonl").is_file(), reason="../shared/realdocs is not here")
+@pytest.mark.parametrize("folder", COLLECTIONS, ids=lambda f: f.name)
+def test_real_collections_lose_no_content_box_and_no_answer(folder: Path) -> None:
+    # Every admonition, note, tip, warning or sidebar of the real manuals' HTML is in the
+    # extracted text, and so is every question's expected answer in the text of its file.
+    corpus = load_corpus(folder / "corpus")
+    sources = {d.source: d for d in corpus.documents}
+    kept = {s: (k.visible, k.kept) for s, k in kept_text(corpus.documents, find_boilerplate(corpus.documents)).items()}
+    x = check_extraction(folder, load_questions(folder / "questions.jsonl"), sources, kept)
+    assert x["lost_boxes"] == [] and x["expected_missing"] == []
+    assert x["kept_share"] >= 0.9 and all(share >= 0.6 for share in (d["share"] for d in x["lowest_kept"]))
+    assert collection_roles([folder])[folder] in ("tune", "confirm")

@@ -83,6 +83,23 @@ def test_rebuild_picks_up_a_new_document(client: TestClient, served: Settings) -
     assert "trains" in {c["document_id"] for c in answer["citations"]}
 
 
+def test_the_index_state_says_how_much_of_each_document_is_indexed(client: TestClient, served: Settings) -> None:
+    state = client.get("/api/index").json()
+    sources = sorted(p.relative_to(served.corpus).as_posix() for p in served.corpus.rglob("*.txt"))
+    assert sorted(k["source"] for k in state["kept"]) == sources and state["kept_below"] == []
+    assert all(0.9 <= k["share"] <= 1 and k["kept_words"] > 100 for k in state["kept"])
+    # three pages share a long notice (boilerplate); one of them has little else to show
+    notice = "<p>" + "This manual is published under a free licence and may be copied by anyone. " * 4 + "</p>"
+    for name, own in (("a", 40), ("b", 40), ("thin", 3)):
+        prose = " ".join(f"Page {name} explains step {i} of the installation." for i in range(own))
+        (served.corpus / f"{name}.html").write_text(f"<html><body><p>{prose}</p>{notice}</body></html>", "utf-8")
+    client.post("/api/index", headers={"Authorization": f"Bearer {KEY}"})
+    state = _wait(client)
+    assert state["state"] == "done" and "1 documents kept less than 60%: thin.html" in state["summary"]
+    assert [k["source"] for k in state["kept_below"]] == ["thin.html"] and state["kept_warning"] == 0.6
+    assert state["kept_below"][0]["share"] < 0.6 < next(k["share"] for k in state["kept"] if k["source"] == "a.html")
+
+
 def test_ten_requests_at_once_start_exactly_one_rebuild(client: TestClient, served: Settings) -> None:
     (served.corpus / "more.txt").write_text("Another document so that the rebuild has work to do. " * 50)
     codes: list[int] = []
