@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -111,12 +110,14 @@ def test_serving_follows_rebuilds_without_failures(small: Settings) -> None:
     serving.build()
     texts: dict[str, dict[str, str]] = {}
 
-    def remember() -> None:
+    def remember() -> str:
         store = load_version(small.index, "hash-trigrams-64")
         texts[store.version] = {d.id: d.text for d in store.documents.values()}
+        return store.version
 
-    remember()
+    first = remember()
     stop = threading.Event()
+    answered = threading.Condition()
     responses: list[dict] = []  # type: ignore[type-arg]
     failures: list[str] = []
     with TestClient(create_app(small, serving)) as client:
@@ -124,30 +125,35 @@ def test_serving_follows_rebuilds_without_failures(small: Settings) -> None:
         def ask() -> None:
             while not stop.is_set():
                 r = client.post("/api/answer", json={"question": "digital companies France", "top_k": 5})
-                if r.status_code != 200:
-                    failures.append(f"{r.status_code} {r.text}")
-                else:
-                    responses.append(r.json())
+                with answered:
+                    if r.status_code != 200:
+                        failures.append(f"{r.status_code} {r.text}")
+                    else:
+                        responses.append(r.json())
+                    answered.notify_all()
+
+        def answered_from(version: str) -> bool:
+            """Wait until a client got an answer from `version` (the server follows the rebuild)."""
+            with answered:
+                return answered.wait_for(lambda: any(r["index_version"] == version for r in responses), timeout=60)
 
         workers = [threading.Thread(target=ask) for _ in range(4)]
         for w in workers:
             w.start()
         builder = Assistant(small, HashEmbedder())  # as `assistant index` would, from elsewhere
-        time.sleep(0.3)
+        assert answered_from(first)
         (small.corpus / "extra.txt").write_text("Digital companies in France hire more engineers every year.")
         builder.build()
-        remember()
-        time.sleep(0.3)
+        assert answered_from(remember())
         (small.corpus / "en-medef-digital-disruption-lab.txt").unlink()
         builder.build()
-        remember()
-        time.sleep(0.3)
+        assert answered_from(remember())
         stop.set()
         for w in workers:
             w.join()
     assert failures == []
     versions = {r["index_version"] for r in responses}
-    assert len(versions) >= 2, "the server switched versions while serving"
+    assert len(versions) == 3, "the server switched versions while serving"
     for r in responses:
         docs = texts[r["index_version"]]
         for c in r["citations"]:
