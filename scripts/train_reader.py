@@ -90,7 +90,7 @@ class Item:
     question: str
     title: str
     gold: list[str]  # sentences of the gold paragraph
-    positive: int  # index in gold of the sentence holding the answer
+    positive: int  # index in gold of the sentence holding the answer; -1: the paragraph does not answer
     sibling: list[str]  # sentences of another paragraph of the same article, without the answer
     others: tuple[str, ...] = ()  # sentences of all other paragraphs of the article, without the answer
     retrieved: tuple[str, ...] = ()  # of those, the closest to the question (`with_retrieved`)
@@ -188,9 +188,44 @@ def load_items(eval_dir: Path, train: bool, rng: random.Random, foreign_text: tu
     return items
 
 
+def extra_items(eval_dir: Path, names: tuple[str, ...], rng: random.Random) -> list[Item]:
+    """Training-only data (`../shared/eval/README.md`): SQuAD 2.0's train articles ("squad2": English,
+    half of the questions unanswerable though written to look answerable from their paragraph) and
+    techqa ("techqa": FR/EN technical manuals, half across languages, unanswerable ones with a
+    plausible span). An unanswerable question's paragraph gives negatives only, the sentence of its
+    plausible span first: it names the subject and does not answer, the reader's commonest mistake."""
+    files = {"squad2": [eval_dir / "squad-v2.0-train-articles.json"], "techqa": sorted(eval_dir.glob("techqa-*.json"))}
+    items: list[Item] = []
+    for name in names:
+        for path in files[name]:
+            for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
+                paragraphs = [p["context"] for p in article["paragraphs"]]
+                for p, para in enumerate(article["paragraphs"]):
+                    for qa in para["qas"]:
+                        if not qa.get("is_impossible"):
+                            a = qa["answers"][0]
+                            item = _item(
+                                name, qa["question"], article["title"], paragraphs, p, a["answer_start"], a["text"], rng
+                            )
+                        else:
+                            plausible = (qa.get("plausible_answers") or [{"answer_start": -1}])[0]["answer_start"]
+                            spans = _sentences(para["context"])
+                            first = [i for i, (a, b) in enumerate(spans) if a <= plausible < b]
+                            order = first + [i for i in range(len(spans)) if i not in first]
+                            gold = [para["context"][a:b] for a, b in (spans[i] for i in order)]
+                            item = Item(name, qa["question"], article["title"], gold, -1, []) if gold else None
+                        if item:
+                            items.append(item)
+    return items
+
+
 def training_pairs(items: list[Item], rng: random.Random) -> list[tuple[str, str, float]]:
     pairs = []
     for it in items:
+        if it.positive < 0:  # unanswerable: its plausible sentence and a few others, all negatives
+            negatives = it.gold[:1] + rng.sample(it.gold[1:], min(GOLD_NEGATIVES - 1, len(it.gold) - 1))
+            pairs += [(it.question, reader_model.pair(it.question, it.title, s)[1], 0.0) for s in negatives]
+            continue
         pairs.append((it.question, reader_model.pair(it.question, it.title, it.gold[it.positive])[1], 1.0))
         negatives = [s for i, s in enumerate(it.gold) if i != it.positive]
         negatives = rng.sample(negatives, min(GOLD_NEGATIVES, len(negatives)))
@@ -351,6 +386,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="train on this many questions only (a quick trial)")
     parser.add_argument("--test-questions", type=int, default=TEST_QUESTIONS, help="per language, for the figures")
     parser.add_argument("--measure", type=Path, help="only measure these trained weights on the test articles")
+    parser.add_argument("--extra", default="", help="also train on these training-only sets: squad2,techqa")
     parser.add_argument(
         "--english-over", default="", help="also train on English questions over these texts (es,de); not shipped"
     )
@@ -378,6 +414,11 @@ def main() -> int:
         print(f"--english-over takes languages among {', '.join(FOREIGN_TEXTS)}", file=sys.stderr)
         return 2
     train_items = load_items(args.eval_dir, train=True, rng=rng, foreign_text=english_over)
+    extra = tuple(x for x in args.extra.split(",") if x)
+    if not set(extra) <= {"squad2", "techqa"}:
+        print("--extra takes squad2 and/or techqa", file=sys.stderr)
+        return 2
+    train_items += extra_items(args.eval_dir, extra, rng)
     if args.limit:
         train_items = rng.sample(train_items, args.limit)
     test_items = load_items(args.eval_dir, train=False, rng=random.Random(SEED + 1))
@@ -433,6 +474,7 @@ def main() -> int:
             "gold_negatives": GOLD_NEGATIVES,
             "sibling_negatives": SIBLING_NEGATIVES,
             "english_questions_over": list(english_over),
+            "extra": list(extra),
             "retrieved_negatives": RETRIEVED_NEGATIVES,
             "device": device.type,
             "seconds": round(time.perf_counter() - began),
