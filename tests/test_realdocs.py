@@ -109,7 +109,7 @@ def test_real_collections_lose_no_content_box_and_no_answer(folder: Path) -> Non
     # extracted text, and so is every question's expected answer in the text of its file.
     corpus = load_corpus(folder / "corpus")
     sources = {d.source: d for d in corpus.documents}
-    kept = {s: (k.visible, k.kept) for s, k in kept_text(corpus.documents, find_boilerplate(corpus.documents)).items()}
+    kept = kept_text(corpus.documents, find_boilerplate(corpus.documents))
     x = check_extraction(folder, load_questions(folder / "questions.jsonl"), sources, kept)
     assert x["lost_boxes"] == [] and x["expected_missing"] == []
     assert x["kept_share"] >= 0.9 and all(share >= 0.6 for share in (d["share"] for d in x["lowest_kept"]))

@@ -78,6 +78,16 @@ class Kept:
         return self.kept / self.visible if self.visible else 1.0
 
 
+def kept_below(kept: dict[str, Kept], share: float) -> list[tuple[str, Kept]]:
+    """Documents that keep less than `share` of their visible text, the worst first."""
+    return sorted(((s, k) for s, k in kept.items() if k.share < share), key=lambda item: (item[1].share, item[0]))
+
+
+def kept_from_manifest(recorded: dict[str, list[int]]) -> dict[str, Kept]:
+    """The manifest's `kept` ({source: [visible, kept]}) as values; empty for indexes built before it."""
+    return {source: Kept(int(visible), int(words)) for source, (visible, words) in recorded.items()}
+
+
 def kept_text(documents: list[Document], skip: dict[str, frozenset[int]]) -> dict[str, Kept]:
     """For each document's source: its visible words (what the reader saw; the extracted text for
     formats without a notion of visible) and the words of the blocks that are not boilerplate."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.boilerplate import Kept, find_boilerplate, kept_text
+from assistant.boilerplate import Kept, find_boilerplate, kept_below, kept_text
 from assistant.cache import CachedEmbedder
 from assistant.config import Settings
 from assistant.documents import Corpus, Skipped, load_corpus
@@ -73,18 +73,13 @@ class BuildReport:
     passages_removed: int = 0  # passages of the previous version that are gone
     kept: dict[str, Kept] = field(default_factory=dict)  # per document source: visible and indexed words
 
-    def kept_below(self, share: float) -> list[tuple[str, float]]:
-        """Documents whose passages keep less than `share` of their visible text, the worst first."""
-        low = [(source, k.share) for source, k in self.kept.items() if k.share < share]
-        return sorted(low, key=lambda item: (item[1], item[0]))
-
     def kept_summary(self, share: float) -> str:
         visible = sum(k.visible for k in self.kept.values())
         kept = sum(k.kept for k in self.kept.values())
         text = f"text kept: {kept / visible:.0%} of the visible words" if visible else "text kept: no words"
-        low = self.kept_below(share)
+        low = kept_below(self.kept, share)
         if low:
-            named = ", ".join(f"{source} ({s:.0%})" for source, s in low[:10])
+            named = ", ".join(f"{source} ({k.share:.0%})" for source, k in low[:10])
             more = f" and {len(low) - 10} more" if len(low) > 10 else ""
             text += f"; {len(low)} documents kept less than {share:.0%}: {named}{more}"
         return text
@@ -323,10 +318,10 @@ def _build(
         passages_removed=max(0, plan.previous_passages - (len(passages) - passages_embedded)),
         kept=kept,
     )
-    for source, share in report.kept_below(settings.kept_warning):
+    for source, k in kept_below(kept, settings.kept_warning):
         log.warning(
             "%s: the index keeps %.0f%% of its visible text (is its content lost, or is it navigation?)",
             source,
-            100 * share,
+            100 * k.share,
         )
     return report

@@ -32,6 +32,7 @@ from typing import Any
 import lxml.html
 from fastapi.testclient import TestClient
 
+from assistant.boilerplate import Kept, kept_below, kept_from_manifest
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.service import Assistant
@@ -95,7 +96,7 @@ def box_texts(html: bytes) -> list[str]:
 
 
 def check_extraction(
-    folder: Path, questions: list[DevQuestion], documents: dict[str, Any], kept: dict[str, Any]
+    folder: Path, questions: list[DevQuestion], documents: dict[str, Any], kept: dict[str, Kept]
 ) -> dict[str, Any]:
     """What the index kept of a collection: visible and kept words, the boxes of its HTML pages
     that the extracted text lacks, and the questions whose expected string is not in the
@@ -115,14 +116,14 @@ def check_extraction(
         doc = documents.get(q.file) if q.file else None
         if doc is not None and not _holds(doc.text, q.expected):
             missing.append({"question": q.text, "file": q.file})
-    visible = sum(v for v, _ in kept.values())
-    words = sum(k for _, k in kept.values())
-    lowest = sorted(((k / v if v else 1.0, source) for source, (v, k) in kept.items()))[:3]
+    visible = sum(k.visible for k in kept.values())
+    words = sum(k.kept for k in kept.values())
+    lowest = kept_below(kept, float("inf"))[:3]  # every document, the worst first
     return {
         "visible_words": visible,
         "kept_words": words,
         "kept_share": round(words / visible, 3) if visible else 1.0,
-        "lowest_kept": [{"source": source, "share": round(share, 3)} for share, source in lowest],
+        "lowest_kept": [{"source": source, "share": round(k.share, 3)} for source, k in lowest],
         "boxes": boxes,
         "lost_boxes": lost_boxes,
         "expected_missing": missing,
@@ -171,7 +172,9 @@ def run_realdocs(
         store = assistant.store()
         sources = {d.source: d for d in store.documents.values()}
         extraction = (
-            check_extraction(folder, questions, sources, store.manifest.get("kept", {})) if pdf is None else None
+            check_extraction(folder, questions, sources, kept_from_manifest(store.manifest.get("kept", {})))
+            if pdf is None
+            else None
         )
         chrome = _chrome_starts({d.id: d.text for d in store.documents.values()}) if pdf is None else set()
         rows = []

@@ -20,6 +20,7 @@ from assistant.api.schemas import (
     KeptText,
     Limits,
 )
+from assistant.boilerplate import Kept, kept_below, kept_from_manifest
 from assistant.cache import cache_size
 from assistant.errors import AssistantError
 from assistant.indexer import embedding_cache
@@ -98,19 +99,20 @@ def health(assistant: AssistantDep) -> Health:
 
 def _index_state(request: Request, assistant: AssistantDep) -> IndexState:
     state = request.app.state.rebuilder.state()
-    kept: list[KeptText] = []
+    kept: dict[str, Kept] = {}
     try:
         store = assistant.store()
         state["index_version"] = store.version
-        for source, (visible, words) in store.manifest.get("kept", {}).items():  # absent in older indexes
-            share = words / visible if visible else 1.0
-            kept.append(KeptText(source=source, visible_words=visible, kept_words=words, share=round(share, 3)))
+        kept = kept_from_manifest(store.manifest.get("kept", {}))
     except AssistantError:
         state["index_version"] = None
-    threshold = assistant.settings.kept_warning
-    state["kept_warning"] = threshold
-    state["kept"] = kept
-    state["kept_below"] = sorted((k for k in kept if k.share < threshold), key=lambda k: (k.share, k.source))
+
+    def out(source: str, k: Kept) -> KeptText:
+        return KeptText(source=source, visible_words=k.visible, kept_words=k.kept, share=round(k.share, 3))
+
+    state["kept_warning"] = assistant.settings.kept_warning
+    state["kept"] = [out(source, k) for source, k in kept.items()]
+    state["kept_below"] = [out(source, k) for source, k in kept_below(kept, assistant.settings.kept_warning)]
     state["embedding_cache_bytes"] = cache_size(embedding_cache(assistant.settings.index))
     return IndexState(**state)
 
