@@ -1,0 +1,1 @@
+"""Ranked passages -> an answer: the answer sentence, citations, abstention."""

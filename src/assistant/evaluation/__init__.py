@@ -1,0 +1,1 @@
+"""Benchmarks: PIAF/XQuAD and real document collections."""

@@ -1,0 +1,1 @@
+"""Building an index version: documents -> passages -> vectors -> a store."""

@@ -1,0 +1,1 @@
+"""Documents -> passages: readers for each format, boilerplate removal, chunking."""

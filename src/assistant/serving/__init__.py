@@ -1,0 +1,1 @@
+"""The Assistant facade, rebuilds and the HTTP API."""

@@ -1,0 +1,1 @@
+"""Where index versions live: files in a folder or a PostgreSQL database."""

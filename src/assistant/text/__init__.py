@@ -1,0 +1,1 @@
+"""Words and languages: analysis, language detection, the BM25 keyword index."""
