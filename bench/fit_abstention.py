@@ -5,7 +5,8 @@
 Builds the held-out-articles index of `assistant eval` (half of the PIAF/XQuAD articles,
 chosen by a hash of the title), draws a calibration sample among the questions that
 `assistant eval` does not ask in its reported run, computes the signals of
-`assistant.abstention` for each question through the real search, and fits one logistic regression for questions whose
+`assistant.answering.abstention` for each question through the real search, and fits one
+logistic regression for questions whose
 best passage is in the question's language and one for the others (cross-language
 similarities run lower). Prints the coefficients to paste into `abstention.py`, the bias shifted so that
 confidence 0.5 answers 95% of the answerable calibration questions.
@@ -23,10 +24,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from assistant.abstention import CROSS_LANGUAGE, SAME_LANGUAGE, signals
-from assistant.cache import CachedEmbedder
+from assistant.answering.abstention import CROSS_LANGUAGE, SAME_LANGUAGE, signals
 from assistant.config import Settings
-from assistant.evaluation import (
+from assistant.evaluation.benchmark import (
     ABSTENTION_QUESTIONS,
     REPORTED_SEED,
     SLICES,
@@ -40,10 +40,11 @@ from assistant.evaluation import (
     near_topic_paragraphs,
     near_topic_sample,
 )
-from assistant.followup import contextual_query
-from assistant.language import question_language
-from assistant.search import hybrid_search
-from assistant.service import Assistant
+from assistant.models.embedding_cache import CachedEmbedder
+from assistant.retrieval.followup import contextual_query
+from assistant.retrieval.search import hybrid_search
+from assistant.serving.assistant import Assistant
+from assistant.text.language import question_language
 
 ROOT = Path(__file__).resolve().parents[1]
 

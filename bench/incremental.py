@@ -34,7 +34,7 @@ def main() -> None:
         raise SystemExit(f"evaluation data not found: {piaf}")
 
     from assistant.config import Settings
-    from assistant.service import Assistant
+    from assistant.serving.assistant import Assistant
 
     data = json.loads(piaf.read_text(encoding="utf-8"))["data"]
     paragraphs = [p["context"] for article in data for p in article["paragraphs"]]

@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    from assistant.lexical import LexicalIndex
+    from assistant.text.keywords import LexicalIndex
 
     sentences: list[tuple[str, str]] = []
     questions: list[tuple[str, str]] = []

@@ -26,7 +26,7 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from assistant.pgstore import PG_MIN_EF_CONSTRUCTION, PgVectors, PostgresStore
+from assistant.stores.postgres import PG_MIN_EF_CONSTRUCTION, PgVectors, PostgresStore
 from common import machine, percentile, report
 from scale import mixture, timed_search  # PgVectors searches as FAISS does
 

@@ -34,11 +34,10 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from assistant.abstention import CROSS_LANGUAGE, SAME_LANGUAGE, signals
-from assistant.answer import candidates, choose
-from assistant.cache import CachedEmbedder
+from assistant.answering.abstention import CROSS_LANGUAGE, SAME_LANGUAGE, signals
+from assistant.answering.answer import candidates, choose
 from assistant.config import Settings
-from assistant.evaluation import (
+from assistant.evaluation.benchmark import (
     ABSTENTION_QUESTIONS,
     REPORTED_SEED,
     SLICES,
@@ -52,7 +51,8 @@ from assistant.evaluation import (
     near_topic_paragraphs,
     near_topic_sample,
 )
-from assistant.service import Assistant
+from assistant.models.embedding_cache import CachedEmbedder
+from assistant.serving.assistant import Assistant
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import EVAL, ROOT

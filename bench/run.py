@@ -72,7 +72,7 @@ def paragraphs(count: int) -> list[str]:
 def embed_worker(backend: str, count: int) -> dict[str, Any]:
     began = time.perf_counter()
     from assistant.config import Settings
-    from assistant.embedding import load_embedder
+    from assistant.models.embedding import load_embedder
 
     embedder = load_embedder(Settings(backend=backend))  # type: ignore[arg-type]
     embedder.encode_queries(["warm-up"])
@@ -80,7 +80,7 @@ def embed_worker(backend: str, count: int) -> dict[str, Any]:
     texts = paragraphs(count)
     from tokenizers import Tokenizer
 
-    from assistant.provision import model_dir
+    from assistant.models.provision import model_dir
 
     tokenizer = Tokenizer.from_file(str(model_dir(Settings().model_cache) / "tokenizer.json"))
     tokenizer.enable_truncation(max_length=512)
@@ -125,7 +125,7 @@ def write_corpus(folder: Path, texts: list[str]) -> Path:
 
 def index_build(count: int) -> dict[str, Any]:
     from assistant.config import Settings
-    from assistant.service import Assistant
+    from assistant.serving.assistant import Assistant
 
     work = Path(tempfile.mkdtemp())
     try:
@@ -311,7 +311,7 @@ def benchmark_questions(count: int) -> tuple[list[str], list[str]]:
 
 def reader_cost(count: int, asked: int) -> dict[str, Any]:
     from assistant.config import Settings
-    from assistant.service import Assistant
+    from assistant.serving.assistant import Assistant
 
     texts, questions = benchmark_questions(count)
     questions = random.Random(1).sample(questions, min(asked, len(questions)))

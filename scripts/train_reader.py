@@ -1,6 +1,6 @@
-"""Train the answerability reader (`assistant.reader_model`) from ../shared/eval, reproducibly.
+"""Train the answerability reader (`assistant.models.reader_model`) from ../shared/eval, reproducibly.
 
-    .venv/bin/python scripts/train_reader.py [--eval-dir ../shared/eval] [--out src/assistant/data]
+    .venv/bin/python scripts/train_reader.py [--eval-dir ../shared/eval] [--out src/assistant/models/data]
 
 Data: PIAF (French, MIT) and XQuAD en/es/de (CC BY-SA 4.0), split by article: PIAF articles
 whose sha256(title) is even and XQuAD articles at an even position (the same articles in every
@@ -28,7 +28,7 @@ gold sentence outscores near-topic sentences, either a random sibling paragraph'
 embedding model, which is what the product's reader reads when the answer is not indexed and
 tracks `assistant eval`'s near-topic slice far better).
 
-    .venv/bin/python scripts/train_reader.py --measure src/assistant/data/reader.safetensors
+    .venv/bin/python scripts/train_reader.py --measure src/assistant/models/data/reader.safetensors
 
 only measures given weights (about 5 minutes on 2 cores).
 """
@@ -49,14 +49,14 @@ import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
-from assistant import reader_model
-from assistant.answer import READER_CANDIDATES
+from assistant.answering.answer import READER_CANDIDATES
 from assistant.config import Settings
-from assistant.embedding import Embedder, SentenceTransformerEmbedder
-from assistant.evaluation import auroc, train_article
+from assistant.evaluation.benchmark import auroc, train_article
 from assistant.files import sha256_file
-from assistant.passages import split_sentences
-from assistant.provision import provision_default_model
+from assistant.ingest.passages import split_sentences
+from assistant.models import reader_model
+from assistant.models.embedding import Embedder, SentenceTransformerEmbedder
+from assistant.models.provision import provision_default_model
 
 SEED = 13
 GOLD_NEGATIVES = 4

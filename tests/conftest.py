@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import uvicorn
 
-from assistant.api import create_app
 from assistant.config import Settings
-from assistant.embedding import Embedder, load_embedder
-from assistant.service import Assistant
+from assistant.models.embedding import Embedder, load_embedder
+from assistant.serving.api import create_app
+from assistant.serving.assistant import Assistant
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.abstention import CROSS_LANGUAGE, READER_MODELS, SAME_LANGUAGE, ReaderModel, Signals
-from assistant.service import Assistant
+from assistant.answering.abstention import CROSS_LANGUAGE, READER_MODELS, SAME_LANGUAGE, ReaderModel, Signals
+from assistant.serving.assistant import Assistant
 
 OFF_TOPIC = [
     "What is the capital of Australia?",

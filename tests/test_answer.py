@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import Candidate, answer_first, candidates, span_of
+from assistant.answering.answer import Candidate, answer_first, candidates, span_of
 from assistant.config import Settings
-from assistant.search import hybrid_search
-from assistant.service import Assistant
+from assistant.retrieval.search import hybrid_search
+from assistant.serving.assistant import Assistant
 from assistant.types import Hit, Passage
 
 from .conftest import HashEmbedder

@@ -8,10 +8,10 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.boilerplate import find_boilerplate
 from assistant.config import Settings
-from assistant.indexer import make_passages
-from assistant.readers.base import TextBuilder
+from assistant.indexing.indexer import make_passages
+from assistant.ingest.boilerplate import find_boilerplate
+from assistant.ingest.readers.base import TextBuilder
 from assistant.types import Document
 
 NAV = ["Download the ebook", "Prev | Up | Next", "© 2024 The Handbook Project"]

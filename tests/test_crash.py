@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from assistant.config import Settings
-from assistant.service import Assistant
-from assistant.store import current_version, load_version
+from assistant.serving.assistant import Assistant
+from assistant.stores.base import current_version, load_version
 
 from .conftest import ROOT, HashEmbedder
 

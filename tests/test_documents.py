@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.documents import load_corpus
+from assistant.ingest.documents import load_corpus
 
 from .conftest import CORPUS
 

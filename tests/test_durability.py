@@ -16,8 +16,8 @@ import pytest
 
 from assistant.config import Settings
 from assistant.errors import IndexWriteError
-from assistant.service import Assistant
-from assistant.store import CURRENT, VERSIONS, current_version, load_version
+from assistant.serving.assistant import Assistant
+from assistant.stores.base import CURRENT, VERSIONS, current_version, load_version
 
 from .conftest import CORPUS, HashEmbedder
 

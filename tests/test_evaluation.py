@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.evaluation import (
+from assistant.evaluation.benchmark import (
     PRIMARY_ABSTENTION_SLICES,
     SLICES,
     abstention_corpus,

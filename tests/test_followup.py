@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.followup import contextual_query, is_follow_up
-from assistant.service import Assistant, Turn
+from assistant.retrieval.followup import contextual_query, is_follow_up
+from assistant.serving.assistant import Assistant, Turn
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from assistant.boilerplate import find_boilerplate
-from assistant.passages import chunk_document
-from assistant.readers.html import read_html
+from assistant.ingest.boilerplate import find_boilerplate
+from assistant.ingest.passages import chunk_document
+from assistant.ingest.readers.html import read_html
 from assistant.types import Document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "generators"

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.embedding import Embedder, load_bulk_embedder
 from assistant.errors import ModelError
+from assistant.models.embedding import Embedder, load_bulk_embedder
 
 torch = pytest.importorskip("torch")
 HAS_GPU = torch.cuda.is_available()

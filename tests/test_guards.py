@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from assistant.config import Settings
-from assistant.service import Assistant
+from assistant.serving.assistant import Assistant
 
 from .conftest import live
 
@@ -115,7 +115,7 @@ def test_health_probes_get_through_a_busy_server(built: Settings, assistant: Ass
 
 
 def test_wrong_keys_cannot_be_tried_at_full_speed(built: Settings, assistant: Assistant) -> None:
-    from assistant.api.guards import AUTH_FAILURES_PER_MINUTE
+    from assistant.serving.api.guards import AUTH_FAILURES_PER_MINUTE
 
     keyed = built.model_copy(update={"api_keys": KEY, "admin_key": "admin-key-0123456789"})
     assistant = Assistant(keyed, assistant.embedder)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from assistant.api import create_app
 from assistant.config import Settings
-from assistant.service import Assistant
+from assistant.serving.api import create_app
+from assistant.serving.assistant import Assistant
 
 from .conftest import HashEmbedder
 

@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.api import create_app
-from assistant.api.schemas import AnswerResponse
 from assistant.config import Settings
-from assistant.service import Assistant
+from assistant.serving.api import create_app
+from assistant.serving.api.schemas import AnswerResponse
+from assistant.serving.assistant import Assistant
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from assistant.readers import READERS
-from assistant.readers.html import read_html
+from assistant.ingest.readers import READERS
+from assistant.ingest.readers.html import read_html
 
 PAGE = """<!DOCTYPE html>
 <html lang="fr"><head><meta charset="utf-8"><title>Guide réseau</title>
@@ -144,7 +144,7 @@ def test_a_sidebar_box_is_content_and_a_sidebar_of_links_is_not() -> None:
 
 
 def test_a_box_title_names_its_section_and_the_page_reports_its_visible_words() -> None:
-    from assistant.passages import chunk_document
+    from assistant.ingest.passages import chunk_document
 
     e = read_html(SIDEBARS.encode())
     passages = chunk_document("d", e.text, "en", 5, 200, 0, e.blocks)

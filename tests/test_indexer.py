@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.api import create_app
 from assistant.config import Settings
 from assistant.errors import BuildBusy, IndexMismatch
-from assistant.service import Assistant
-from assistant.store import build_lock, current_version, load_version
+from assistant.serving.api import create_app
+from assistant.serving.assistant import Assistant
+from assistant.stores.base import build_lock, current_version, load_version
 
 from .conftest import CORPUS, HashEmbedder
 
@@ -81,7 +81,7 @@ def test_a_killed_builder_does_not_leave_a_stale_lock(small: Settings) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from assistant.store import build_lock\n"
+            "import sys, time; from pathlib import Path; from assistant.stores.base import build_lock\n"
             "with build_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)",
             str(small.index),
         ],
@@ -190,8 +190,8 @@ def test_a_damaged_new_version_does_not_replace_the_served_one(small: Settings) 
 
 
 def test_the_embedding_cache_keeps_only_the_current_and_previous_versions(small: Settings) -> None:
-    from assistant.cache import cache_size
-    from assistant.indexer import embedding_cache
+    from assistant.indexing.indexer import embedding_cache
+    from assistant.models.embedding_cache import cache_size
 
     builder = Assistant(small, HashEmbedder())
     page = small.corpus / "page.txt"

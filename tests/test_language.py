@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.language import UNDETERMINED, detect_language, question_language
+from assistant.text.language import UNDETERMINED, detect_language, question_language
 
 
 def test_questions_in_french_and_english() -> None:

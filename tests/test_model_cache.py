@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-import assistant.provision as provision
+import assistant.models.provision as provision
 from assistant.errors import ModelError
-from assistant.export import export_dir, prepare_export
+from assistant.models.export import export_dir, prepare_export
 
 WAIT = 60
 

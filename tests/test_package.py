@@ -42,7 +42,7 @@ def test_an_installed_wheel_serves_the_chat_page(tmp_path: Path, built: Settings
     )
     (wheel,) = (tmp_path / "dist").glob("assistant-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"assistant/web/index.html", "assistant/web/app.js", "assistant/data/reader.safetensors"} <= names
+    assert {"assistant/web/index.html", "assistant/web/app.js", "assistant/models/data/reader.safetensors"} <= names
     site = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site), str(wheel)],

@@ -5,7 +5,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.passages import chunk_document, split_sentences
+from assistant.ingest.passages import chunk_document, split_sentences
 
 FRENCH_BITS = ["«\u00a0", "\u00a0»", "’", "\u202f", "\u00a0", "\r\n", "\n\n", " ", ". ", "? ", "! ", "… ", "l’", "d'"]
 WORDS = ["Le", "MEDEF", "a", "visité", "21", "pays", "The", "team", "went", "to", "countries", "M.", "etc.", "–", "-"]
@@ -78,7 +78,7 @@ def test_passages_respect_sizes_and_keep_headings_with_their_paragraph() -> None
 
 
 def test_bundled_documents_give_passages_of_a_few_sentences() -> None:
-    from assistant.documents import load_corpus
+    from assistant.ingest.documents import load_corpus
 
     from .conftest import CORPUS
 
@@ -92,7 +92,7 @@ def test_bundled_documents_give_passages_of_a_few_sentences() -> None:
 
 
 def test_passages_stay_within_sections_and_know_their_heading_path() -> None:
-    from assistant.readers.text import markdown_blocks
+    from assistant.ingest.readers.text import markdown_blocks
 
     text = (
         "# 3. Boot\n\nThe machine starts in stages. Each stage hands over to the next.\n\n"
@@ -154,7 +154,7 @@ A second table, without column names:
 
 
 def test_a_table_row_knows_its_column_names() -> None:
-    from assistant.readers.text import markdown_blocks
+    from assistant.ingest.readers.text import markdown_blocks
 
     passages = chunk_document("d", TABLES, "en", min_words=1, max_words=200, blocks=markdown_blocks(TABLES))
     units = [(s.kind, TABLES[s.start : s.end], s.header) for p in passages for s in p.sentences]

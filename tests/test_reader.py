@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import reader_model
-from assistant.answer import CONFIDENT_VERDICT, FIRST_READ, READER_CANDIDATES, Candidate, read, with_header
+from assistant.answering.answer import CONFIDENT_VERDICT, FIRST_READ, READER_CANDIDATES, Candidate, read, with_header
 from assistant.config import Settings
-from assistant.embedding import Embedder
 from assistant.errors import ModelError
 from assistant.files import sha256_file
-from assistant.provision import provision_default_model
-from assistant.reader import Reader
-from assistant.service import Assistant, load_reader
+from assistant.models import reader_model
+from assistant.models.embedding import Embedder
+from assistant.models.provision import provision_default_model
+from assistant.models.reader import Reader
+from assistant.serving.assistant import Assistant, load_reader
 
 
 @pytest.fixture(scope="module")

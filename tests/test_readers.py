@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from fpdf import FPDF
 
-from assistant.api import create_app
 from assistant.config import Settings
-from assistant.documents import load_corpus
-from assistant.service import Assistant
+from assistant.ingest.documents import load_corpus
+from assistant.serving.api import create_app
+from assistant.serving.assistant import Assistant
 
 from .conftest import HashEmbedder
 

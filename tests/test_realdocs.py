@@ -8,12 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.boilerplate import find_boilerplate, kept_text
 from assistant.cli import app
 from assistant.config import Settings
-from assistant.documents import load_corpus
-from assistant.embedding import Embedder
-from assistant.realdocs import (
+from assistant.evaluation.realdocs import (
     check_extraction,
     collection_roles,
     format_collections,
@@ -21,6 +18,9 @@ from assistant.realdocs import (
     load_questions,
     run_realdocs,
 )
+from assistant.ingest.boilerplate import find_boilerplate, kept_text
+from assistant.ingest.documents import load_corpus
+from assistant.models.embedding import Embedder
 
 from .conftest import REALDOCS, HashEmbedder
 

@@ -18,10 +18,10 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from assistant.api import create_app
 from assistant.config import Settings
-from assistant.service import Assistant
-from assistant.store import build_lock
+from assistant.serving.api import create_app
+from assistant.serving.assistant import Assistant
+from assistant.stores.base import build_lock
 
 from .conftest import CORPUS, HashEmbedder
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-import assistant.store as store_module
+import assistant.stores.base as store_module
 from assistant.config import Settings
 from assistant.errors import IndexMismatch
-from assistant.service import Assistant
-from assistant.store import CURRENT, VERSIONS, current_version, load_version
+from assistant.serving.assistant import Assistant
+from assistant.stores.base import CURRENT, VERSIONS, current_version, load_version
 
 from .conftest import CORPUS, HashEmbedder
 

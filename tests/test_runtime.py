@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.embedding import load_embedder
 from assistant.errors import ModelError
-from assistant.export import CHECKSUM_FILE, export_dir
-from assistant.provision import model_dir
+from assistant.models.embedding import load_embedder
+from assistant.models.export import CHECKSUM_FILE, export_dir
+from assistant.models.provision import model_dir
 
 from .test_provision import ENGLISH, FRENCH
 
@@ -93,7 +93,7 @@ def refuse(self, address):
     return connect(self, address)
 socket.socket.connect = refuse
 from assistant.config import Settings
-from assistant.embedding import load_embedder
+from assistant.models.embedding import load_embedder
 vector = load_embedder(Settings()).encode_queries(["Qui coordonne la communauté ?"])
 print(vector.shape, attempts)
 sys.exit(1 if attempts else 0)

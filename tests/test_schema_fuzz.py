@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from assistant.config import Settings
-from assistant.service import Assistant
+from assistant.serving.assistant import Assistant
 
 from .conftest import live
 

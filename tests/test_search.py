@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.lexical import LexicalIndex
-from assistant.service import Assistant
-from assistant.text import analyse, entity_terms
+from assistant.serving.assistant import Assistant
+from assistant.text.analysis import analyse, entity_terms
+from assistant.text.keywords import LexicalIndex
 
 pytestmark = pytest.mark.slow
 
@@ -122,7 +122,7 @@ def test_each_language_is_scored_against_its_own_background() -> None:
     the shift brings the English background to the French one, and only there."""
     from types import SimpleNamespace
 
-    from assistant.search import language_shifts
+    from assistant.retrieval.search import language_shifts
     from assistant.types import Passage
 
     passages = [Passage("d", i, 0, 1, "x", "fr" if i < 20 else "en") for i in range(25)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer import message
+from assistant.answering.answer import message
 from assistant.errors import BadQuestion
-from assistant.service import Assistant, Turn
+from assistant.serving.assistant import Assistant, Turn
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import pytest
 
 from assistant.config import Settings
 from assistant.errors import IndexMismatch, IndexMissing
-from assistant.service import Assistant
-from assistant.store import CURRENT, FILES, FORMAT_VERSION, VERSIONS, current_version, load_version
+from assistant.serving.assistant import Assistant
+from assistant.stores.base import CURRENT, FILES, FORMAT_VERSION, VERSIONS, current_version, load_version
 
 from .conftest import CORPUS, HashEmbedder
 
@@ -104,7 +104,7 @@ def test_an_hnsw_build_uses_every_core_after_the_service_searched(
 
     import faiss
 
-    import assistant.store as store_module
+    import assistant.stores.base as store_module
 
     seen: list[int] = []
 
@@ -127,7 +127,7 @@ def test_an_hnsw_build_uses_every_core_after_the_service_searched(
 def test_builds_within_one_second_keep_the_previous_version(small: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Version names order by the second only; the previous version kept must be the one
     written last, not the one whose random suffix sorts last."""
-    import assistant.store as store_module
+    import assistant.stores.base as store_module
 
     suffixes = iter(["ffffffff", "eeeeeeee", "dddddddd"])  # each later build sorts first by name
     monkeypatch.setattr(store_module.secrets, "token_hex", lambda n: next(suffixes))

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from assistant.config import Settings
 from assistant.errors import AssistantError, BadQuestion
-from assistant.evaluation import ABSTENTION_QUESTIONS, REPORTED_SEED
-from assistant.service import Assistant, answer_to_dict
+from assistant.evaluation.benchmark import ABSTENTION_QUESTIONS, REPORTED_SEED
+from assistant.serving.assistant import Assistant, answer_to_dict
 from assistant.types import Answer
 
 app = typer.Typer(
@@ -130,7 +130,7 @@ def serve(
     """Serve the chat page and the HTTP API; builds the index first if there is none."""
     import uvicorn
 
-    from assistant.api import create_app
+    from assistant.serving.api import create_app
 
     settings = _settings(corpus=corpus, index=index, host=host, port=port)
     assistant = Assistant(settings)
@@ -194,7 +194,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Run the retrieval and abstention benchmark through the answer path; print a table per slice."""
-    from assistant.evaluation import SLICES, format_report, run_eval
+    from assistant.evaluation.benchmark import SLICES, format_report, run_eval
 
     if realdocs:
         _evaluate_realdocs([*realdocs, *(more or [])], pdf, output)
@@ -226,7 +226,7 @@ def evaluate(
 
 
 def _evaluate_realdocs(folders: list[Path], pdf: Path | None, output: Path | None) -> None:
-    from assistant.realdocs import collection_roles, format_collections, format_realdocs, run_realdocs
+    from assistant.evaluation.realdocs import collection_roles, format_collections, format_realdocs, run_realdocs
 
     for folder in folders:
         if not (folder / "questions.jsonl").is_file() or (pdf is None and not (folder / "corpus").is_dir()):
@@ -255,5 +255,5 @@ def _evaluate_realdocs(folders: list[Path], pdf: Path | None, output: Path | Non
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    logging.getLogger("assistant.runtime").setLevel(logging.INFO)  # say why the first start takes a while
+    logging.getLogger("assistant.models.runtime").setLevel(logging.INFO)  # say why the first start takes a while
     app()

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from assistant.config import Settings
-from assistant.service import Assistant
+from assistant.serving.assistant import Assistant
 from tests.conftest import HashEmbedder
 
 corpus, index = Path(sys.argv[1]), Path(sys.argv[2])

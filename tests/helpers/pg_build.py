@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import assistant.pgstore as pgstore
+import assistant.stores.postgres as pgstore
 from assistant.config import Settings
-from assistant.service import Assistant
+from assistant.serving.assistant import Assistant
 from tests.conftest import HashEmbedder
 
 corpus, index, url, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.lexical import LexicalIndex
-from assistant.text import analyse, entity_terms
+from assistant.text.analysis import analyse, entity_terms
+from assistant.text.keywords import LexicalIndex
 from assistant.types import Hit
 
 NEUTRAL_COVERAGE = 0.5  # when the question has no term that can be compared

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.reader import Reader
-from assistant.store import StoredIndex
-from assistant.text import analyse, entity_terms, fold
+from assistant.models.reader import Reader
+from assistant.stores.base import StoredIndex
+from assistant.text.analysis import analyse, entity_terms, fold
 from assistant.types import AnswerSpan, Citation, Hit, Passage
 
 SENTENCE_CANDIDATES = 3  # the answer sentence is chosen within this many best passages

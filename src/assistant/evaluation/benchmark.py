@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from assistant.cache import CachedEmbedder
 from assistant.config import Settings
-from assistant.embedding import Embedder
-from assistant.service import Assistant
+from assistant.models.embedding import Embedder
+from assistant.models.embedding_cache import CachedEmbedder
+from assistant.serving.assistant import Assistant
 from assistant.types import Answer
 
 SLICES = {"fr->fr": 500, "en->en": 400, "es->en": 300, "de->en": 300}

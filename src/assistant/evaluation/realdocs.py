@@ -32,10 +32,10 @@ from typing import Any
 import lxml.html
 from fastapi.testclient import TestClient
 
-from assistant.boilerplate import Kept, kept_below, kept_from_manifest
 from assistant.config import Settings
-from assistant.embedding import Embedder
-from assistant.service import Assistant
+from assistant.ingest.boilerplate import Kept, kept_below, kept_from_manifest
+from assistant.models.embedding import Embedder
+from assistant.serving.assistant import Assistant
 
 SHORT_ANSWER_WORDS = 6  # an answer of this many words or fewer is a fragment, not an answer
 
@@ -151,7 +151,7 @@ def run_realdocs(
 ) -> dict[str, Any]:
     """Build a fresh index of `folder/corpus` (or of the one file `pdf`) and ask every question of
     `folder/questions.jsonl` over HTTP; returns the figures and every answer."""
-    from assistant.api import create_app
+    from assistant.serving.api import create_app
 
     questions = load_questions(folder / "questions.jsonl")
     work = Path(tempfile.mkdtemp(prefix="assistant-realdocs-"))

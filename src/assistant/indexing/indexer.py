@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.boilerplate import Kept, find_boilerplate, kept_below, kept_text
-from assistant.cache import CachedEmbedder
 from assistant.config import Settings
-from assistant.documents import Corpus, Skipped, load_corpus
-from assistant.embedding import Embedder
 from assistant.errors import IndexWriteError
-from assistant.language import detect_language
-from assistant.lexical import LexicalIndex
-from assistant.passages import STRUCTURE_VERSION, chunk_document
-from assistant.store import Store, choose_vector_index
+from assistant.ingest.boilerplate import Kept, find_boilerplate, kept_below, kept_text
+from assistant.ingest.documents import Corpus, Skipped, load_corpus
+from assistant.ingest.passages import STRUCTURE_VERSION, chunk_document
+from assistant.models.embedding import Embedder
+from assistant.models.embedding_cache import CachedEmbedder
+from assistant.stores.base import Store, choose_vector_index
+from assistant.text.keywords import LexicalIndex
+from assistant.text.language import detect_language
 from assistant.types import Document, Passage
 
 log = logging.getLogger(__name__)

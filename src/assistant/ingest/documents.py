@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.language import UNDETERMINED, detect_language
-from assistant.readers import READERS, Unreadable
+from assistant.ingest.readers import READERS, Unreadable
+from assistant.text.language import UNDETERMINED, detect_language
 from assistant.types import Document
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import numpy as np
 
 from assistant.config import DEFAULT_MODEL, Settings
 from assistant.errors import ModelError
-from assistant.provision import provision_default_model
+from assistant.models.provision import provision_default_model
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def load_embedder(settings: Settings) -> Embedder:
     identity = _directory_identity(path)
     if settings.backend == "torch":
         return SentenceTransformerEmbedder(str(path), identity, settings.threads)
-    from assistant.runtime import RuntimeEmbedder
+    from assistant.models.runtime import RuntimeEmbedder
 
     if settings.backend == "onnx-int8":
         identity += "+int8"

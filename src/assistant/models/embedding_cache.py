@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embedding import Embedder
+from assistant.models.embedding import Embedder
 
 _BATCH = 500
 VACUUM_BELOW = 0.75  # rewrite the file when fewer than this share of its rows remain after a clean-up

@@ -70,7 +70,7 @@ def encoder_module(transformer_dir: Path) -> Any:
     import torch
     from transformers import AutoModel
 
-    from assistant.embedding import quiet_transformers
+    from assistant.models.embedding import quiet_transformers
 
     quiet_transformers()
     encoder = AutoModel.from_pretrained(str(transformer_dir)).eval()

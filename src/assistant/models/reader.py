@@ -1,6 +1,6 @@
 """The answerability reader at answer time: how likely each candidate sentence answers the question.
 
-The trained layers (`assistant/data/reader.safetensors`, checked against their recorded
+The trained layers (`assistant/models/data/reader.safetensors`, checked against their recorded
 checksum) are laid over the provisioned embedding model once, exported and converted for
 the embedder's runtime (OpenVINO by default; ONNX Runtime for the onnx backends), and kept
 in the model cache like the embedder's export. Serving runs that graph: no torch. With the
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant import reader_model
 from assistant.errors import ModelError
-from assistant.export import prepare_export, write_runtime_file
-from assistant.runtime import session
+from assistant.models import reader_model
+from assistant.models.export import prepare_export, write_runtime_file
+from assistant.models.runtime import session
 
 log = logging.getLogger(__name__)
 

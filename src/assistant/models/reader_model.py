@@ -6,7 +6,7 @@ provisioned embedding model (multilingual-e5-small), mean pooling, and one linea
 The embeddings and the lowest `FROZEN` layers keep the provisioned weights; only the layers
 above them and the head are trained, so only those are shipped (`READER_WEIGHTS`, a
 safetensors file), laid over the weights every install already has. torch is needed here
-only: serving runs the exported graph (`assistant.reader`).
+only: serving runs the exported graph (`assistant.models.reader`).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def build(transformer_dir: Path, weights: Path | None, attention: str = "eager")
     import torch
     from transformers import AutoModel
 
-    from assistant.embedding import quiet_transformers
+    from assistant.models.embedding import quiet_transformers
 
     quiet_transformers()
     encoder = AutoModel.from_pretrained(

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import ModelError
-from assistant.export import prepare_runtime
 from assistant.files import read_json
+from assistant.models.export import prepare_runtime
 
 
 @dataclass(frozen=True)

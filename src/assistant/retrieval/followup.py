@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.text import entity_terms
+from assistant.text.analysis import entity_terms
 
 _WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
 _REFERRING = {

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.store import StoredIndex
+from assistant.stores.base import StoredIndex
 from assistant.types import Hit
 
 

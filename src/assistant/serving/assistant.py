@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.abstention import confidence as answer_confidence
-from assistant.answer import (
+from assistant.answering.abstention import confidence as answer_confidence
+from assistant.answering.answer import (
     Candidate,
     answer_first,
     candidates,
@@ -28,14 +28,14 @@ from assistant.answer import (
     span_of,
 )
 from assistant.config import Settings
-from assistant.embedding import Embedder, load_bulk_embedder, load_embedder
 from assistant.errors import BadQuestion, IndexMismatch, IndexMissing, StoreUnavailable
-from assistant.followup import contextual_query
-from assistant.indexer import BuildReport, Plan, build_index, plan_build
-from assistant.language import question_language
-from assistant.reader import Reader
-from assistant.search import hybrid_search
-from assistant.store import Store, StoredIndex, open_store
+from assistant.indexing.indexer import BuildReport, Plan, build_index, plan_build
+from assistant.models.embedding import Embedder, load_bulk_embedder, load_embedder
+from assistant.models.reader import Reader
+from assistant.retrieval.followup import contextual_query
+from assistant.retrieval.search import hybrid_search
+from assistant.stores.base import Store, StoredIndex, open_store
+from assistant.text.language import question_language
 from assistant.types import Answer, Document, Hit
 
 log = logging.getLogger(__name__)
@@ -338,7 +338,7 @@ def load_reader(settings: Settings) -> Reader:
 
 @functools.lru_cache(maxsize=4)
 def _reader(backend: str, cache: Path, threads: int | None) -> Reader:
-    from assistant.provision import provision_default_model
+    from assistant.models.provision import provision_default_model
 
     return Reader(provision_default_model(cache), backend, cache, threads)
 

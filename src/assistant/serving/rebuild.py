@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError
-from assistant.service import Assistant
+from assistant.serving.assistant import Assistant
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from assistant.errors import BuildBusy, IndexMismatch, IndexMissing
 from assistant.files import sha256_file
-from assistant.lexical import LexicalIndex
+from assistant.text.keywords import LexicalIndex
 from assistant.types import Document, Passage, Sentence
 
 FORMAT_VERSION = 4  # 3: the manifest carries a digest of itself; 4: sections, sentence kinds, structure-aware passages
@@ -513,6 +513,6 @@ def open_store(index: Path, url: str | None, ef_search: int = 256, schema: str =
     """The file store in `index`, or the PostgreSQL database at `url` (in `schema`) when one is given."""
     if not url:
         return FileStore(index)
-    from assistant.pgstore import PostgresStore  # psycopg only for those who use it
+    from assistant.stores.postgres import PostgresStore  # psycopg only for those who use it
 
     return PostgresStore(url, ef_search, schema=schema)

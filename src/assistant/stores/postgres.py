@@ -47,8 +47,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from assistant.errors import BuildBusy, IndexMismatch, IndexMissing, IndexWriteError, StoreUnavailable
-from assistant.lexical import LexicalIndex
-from assistant.store import (
+from assistant.stores.base import (
     FORMAT_VERSION,
     KEEP_VERSIONS,
     VERSION_NAME,
@@ -58,6 +57,7 @@ from assistant.store import (
     manifest_digest,
     version_name,
 )
+from assistant.text.keywords import LexicalIndex
 from assistant.types import Document, Passage, Sentence
 
 log = logging.getLogger(__name__)

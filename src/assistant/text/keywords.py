@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from assistant.text import analyse, entity_terms, fold, words
+from assistant.text.analysis import analyse, entity_terms, fold, words
 
 K1 = 1.2
 B = 0.75

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from assistant.readers.base import Extracted, Unreadable
-from assistant.readers.docx import read_docx
-from assistant.readers.html import read_html
-from assistant.readers.pdf import read_pdf
-from assistant.readers.text import read_markdown, read_plain
+from assistant.ingest.readers.base import Extracted, Unreadable
+from assistant.ingest.readers.docx import read_docx
+from assistant.ingest.readers.html import read_html
+from assistant.ingest.readers.pdf import read_pdf
+from assistant.ingest.readers.text import read_markdown, read_plain
 
 READERS: dict[str, Callable[[bytes], Extracted]] = {
     ".txt": read_plain,

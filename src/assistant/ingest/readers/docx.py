@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from assistant.readers.base import Extracted, TextBuilder, Unreadable
+from assistant.ingest.readers.base import Extracted, TextBuilder, Unreadable
 
 _HEADING_STYLE = re.compile(r"^(?:Heading|Titre)\s*(\d)", re.IGNORECASE)
 

@@ -24,7 +24,7 @@ import re
 import lxml.etree
 import lxml.html
 
-from assistant.readers.base import Extracted, TextBuilder, squash
+from assistant.ingest.readers.base import Extracted, TextBuilder, squash
 
 _JUNK = frozenset(
     "script style noscript template svg math iframe object embed canvas video audio select button".split()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import statistics
 
-from assistant.readers.base import Extracted, TextBuilder, Unreadable, squash
+from assistant.ingest.readers.base import Extracted, TextBuilder, Unreadable, squash
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # PDFium marks a hyphen it found at a line end with U+FFFE (or U+0002): the word continues

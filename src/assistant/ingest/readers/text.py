@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.readers.base import Extracted, Unreadable
+from assistant.ingest.readers.base import Extracted, Unreadable
 from assistant.types import Block
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")

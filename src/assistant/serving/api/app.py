@@ -18,12 +18,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant import __version__
-from assistant.api.guards import Guard
-from assistant.api.routes import router
 from assistant.config import Settings
 from assistant.errors import AssistantError, BadQuestion, IndexMismatch, IndexMissing, ModelError, StoreUnavailable
-from assistant.rebuild import Rebuilder, watch
-from assistant.service import Assistant
+from assistant.serving.api.guards import Guard
+from assistant.serving.api.routes import router
+from assistant.serving.assistant import Assistant
+from assistant.serving.rebuild import Rebuilder, watch
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ CSP = (
 
 def web_dir() -> Path:
     """The chat page: bundled in the wheel, or web/ of a source checkout."""
-    packaged = Path(__file__).resolve().parents[1] / "web"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[3] / "web"
+    packaged = Path(__file__).resolve().parents[2] / "web"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[4] / "web"
 
 
 _SECURITY_HEADERS = [

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from assistant.service import Assistant
+from assistant.serving.assistant import Assistant
 
 
 async def get_assistant(request: Request) -> Assistant:

@@ -8,8 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from assistant.api.deps import AssistantDep
-from assistant.api.schemas import (
+from assistant.errors import AssistantError
+from assistant.indexing.indexer import embedding_cache
+from assistant.ingest.boilerplate import Kept, kept_below, kept_from_manifest
+from assistant.models.embedding_cache import cache_size
+from assistant.serving.api.deps import AssistantDep
+from assistant.serving.api.schemas import (
     AnswerRequest,
     AnswerResponse,
     DocumentOut,
@@ -20,11 +24,7 @@ from assistant.api.schemas import (
     KeptText,
     Limits,
 )
-from assistant.boilerplate import Kept, kept_below, kept_from_manifest
-from assistant.cache import cache_size
-from assistant.errors import AssistantError
-from assistant.indexer import embedding_cache
-from assistant.service import MAX_TOP_K, Turn, answer_to_dict
+from assistant.serving.assistant import MAX_TOP_K, Turn, answer_to_dict
 
 router = APIRouter(prefix="/api")
 ERRORS: dict[int | str, dict[str, Any]] = {

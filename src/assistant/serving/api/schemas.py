@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.service import MAX_TOP_K
+from assistant.serving.assistant import MAX_TOP_K
 
 MAX_HISTORY_TURNS = 20
 MAX_ANSWER_CHARS = 10_000
