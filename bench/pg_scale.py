@@ -6,7 +6,7 @@ Without --url, a PostgreSQL 16 with pgvector is started in a temporary folder (p
 Synthetic unit vectors (the Gaussian mixture of bench/scale.py) go into a table laid out as
 the store's `passages` table, by binary COPY as the store writes them; the HNSW index is
 built with the store's settings (m 32, ef_construction 128, inner product). Queries go through
-the store's own search path (`pgstore.PgVectors`, pooled connections, hnsw.ef_search as
+the store's own search path (`stores.pgvectors.PgVectors`, pooled connections, hnsw.ef_search as
 configured). Reports: COPY and HNSW build times, database size per vector, single-query
 latency p50/p99 at k=10 for HNSW and for exact search, and HNSW's recall@10 against exact.
 """
@@ -26,7 +26,9 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from assistant.stores.postgres import PG_MIN_EF_CONSTRUCTION, PgVectors, PostgresStore
+from assistant.stores.pgsql import PG_MIN_EF_CONSTRUCTION
+from assistant.stores.pgvectors import PgVectors
+from assistant.stores.postgres import PostgresStore
 from common import machine, percentile, report
 from scale import mixture, timed_search  # PgVectors searches as FAISS does
 

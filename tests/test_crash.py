@@ -12,7 +12,7 @@ from pathlib import Path
 
 from assistant.config import Settings
 from assistant.serving.assistant import Assistant
-from assistant.stores.base import current_version, load_version
+from assistant.stores.files import current_version, load_version
 
 from .conftest import ROOT, HashEmbedder
 

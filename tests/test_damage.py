@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from assistant.config import Settings
 from assistant.errors import IndexMismatch, IndexMissing
 from assistant.serving.assistant import Assistant
-from assistant.stores.base import CURRENT, FILES, VERSIONS, current_version, load_version
+from assistant.stores.files import CURRENT, FILES, VERSIONS, current_version, load_version
 
 from .conftest import CORPUS, HashEmbedder
 

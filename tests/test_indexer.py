@@ -19,7 +19,7 @@ from assistant.config import Settings
 from assistant.errors import BuildBusy, IndexMismatch
 from assistant.serving.api import create_app
 from assistant.serving.assistant import Assistant
-from assistant.stores.base import build_lock, current_version, load_version
+from assistant.stores.files import build_lock, current_version, load_version
 
 from .conftest import CORPUS, HashEmbedder
 
@@ -81,7 +81,7 @@ def test_a_killed_builder_does_not_leave_a_stale_lock(small: Settings) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from assistant.stores.base import build_lock\n"
+            "import sys, time; from pathlib import Path; from assistant.stores.files import build_lock\n"
             "with build_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)",
             str(small.index),
         ],

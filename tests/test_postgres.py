@@ -25,12 +25,13 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-import assistant.stores.postgres as pgstore
+import assistant.stores.postgres_build as postgres_build
 from assistant.config import Settings
 from assistant.errors import BuildBusy, IndexWriteError
 from assistant.models.embedding import Embedder
 from assistant.serving.api import create_app
 from assistant.serving.assistant import Assistant
+from assistant.stores import follower
 from assistant.stores.postgres import PostgresStore
 
 from .conftest import CORPUS, ROOT, HashEmbedder, live
@@ -216,7 +217,7 @@ def test_a_builder_killed_with_sigkill_leaves_the_previous_version_and_no_garbag
             time.sleep(0.05)
         service.index_store.close()
     assert len(versions_seen) > 1, "some builds completed between the kills"
-    monkeypatch.setattr(pgstore, "GRACE_SECONDS", 0.0)
+    monkeypatch.setattr(postgres_build, "GRACE_SECONDS", 0.0)
     report = Assistant(settings, HashEmbedder()).build(full=True)
     assert report.changed and len(_schemas(database)[0]) == 2
 
@@ -303,9 +304,9 @@ class _Owner:
 
 def test_an_outage_is_logged_once_not_at_every_retry(caplog: pytest.LogCaptureFixture) -> None:
     owner = _Owner()
-    with caplog.at_level("DEBUG", logger="assistant.stores.postgres"):
+    with caplog.at_level("DEBUG", logger="assistant.stores.follower"):
         # port 1 refuses at once: five connection attempts, one outage
-        pgstore._follow(weakref.ref(owner), "postgresql://nobody@127.0.0.1:1/assistant", "assistant", _Ticks(5))  # type: ignore[arg-type]
+        follower.follow(weakref.ref(owner), "postgresql://nobody@127.0.0.1:1/assistant", "assistant", _Ticks(5))  # type: ignore[arg-type]
     said = [r for r in caplog.records if "following index versions" in r.getMessage()]
     assert len(said) == 5 and "refused" in said[0].getMessage().lower()
     assert [r.levelname for r in said] == ["WARNING"] + ["DEBUG"] * 4
@@ -348,15 +349,15 @@ def test_a_build_that_loses_its_connection_changes_nothing(
 ) -> None:
     settings = _settings(corpus, tmp_path / "index", database)
     first = Assistant(settings, HashEmbedder()).build()
-    copy_rows = PostgresStore._copy_rows
+    copy_rows = postgres_build.copy_rows
 
-    def lose_connection(self: PostgresStore, conn: psycopg.Connection, *rest: object) -> None:  # type: ignore[type-arg]
+    def lose_connection(conn: psycopg.Connection, *rest: object) -> None:  # type: ignore[type-arg]
         with psycopg.connect(database, autocommit=True) as other:  # the network drops, the server restarts...
             other.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
-        copy_rows(self, conn, *rest)  # type: ignore[arg-type]
+        copy_rows(conn, *rest)  # type: ignore[arg-type]
 
     with monkeypatch.context() as patched:
-        patched.setattr(PostgresStore, "_copy_rows", lose_connection)
+        patched.setattr(postgres_build, "copy_rows", lose_connection)
         with pytest.raises(IndexWriteError, match=r"could not be updated .* the version it serves is unchanged"):
             Assistant(settings, HashEmbedder()).build(full=True)
     assert Assistant(settings, HashEmbedder()).store().version == first.version

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from assistant.config import Settings
 from assistant.serving.api import create_app
 from assistant.serving.assistant import Assistant
-from assistant.stores.base import build_lock
+from assistant.stores.files import build_lock
 
 from .conftest import CORPUS, HashEmbedder
 

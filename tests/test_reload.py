@@ -17,7 +17,7 @@ import assistant.stores.base as store_module
 from assistant.config import Settings
 from assistant.errors import IndexMismatch
 from assistant.serving.assistant import Assistant
-from assistant.stores.base import CURRENT, VERSIONS, current_version, load_version
+from assistant.stores.files import CURRENT, VERSIONS, current_version, load_version
 
 from .conftest import CORPUS, HashEmbedder
 

@@ -11,7 +11,8 @@ import pytest
 from assistant.config import Settings
 from assistant.errors import IndexMismatch, IndexMissing
 from assistant.serving.assistant import Assistant
-from assistant.stores.base import CURRENT, FILES, FORMAT_VERSION, VERSIONS, current_version, load_version
+from assistant.stores.base import FORMAT_VERSION
+from assistant.stores.files import CURRENT, FILES, VERSIONS, current_version, load_version
 
 from .conftest import CORPUS, HashEmbedder
 

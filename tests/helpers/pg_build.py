@@ -9,13 +9,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import assistant.stores.postgres as pgstore
+import assistant.stores.postgres_build as postgres_build
 from assistant.config import Settings
 from assistant.serving.assistant import Assistant
 from tests.conftest import HashEmbedder
 
 corpus, index, url, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
-pgstore.GRACE_SECONDS = 0.0
+postgres_build.GRACE_SECONDS = 0.0
 assistant = Assistant(Settings(corpus=corpus, index=index, store=url), HashEmbedder())
 assistant.index_store.current_version()  # connected
 print("ready", flush=True)

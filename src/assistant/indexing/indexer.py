@@ -19,7 +19,8 @@ from assistant.ingest.documents import Corpus, Skipped, load_corpus
 from assistant.ingest.passages import STRUCTURE_VERSION, chunk_document
 from assistant.models.embedding import Embedder
 from assistant.models.embedding_cache import CachedEmbedder
-from assistant.stores.base import Store, choose_vector_index
+from assistant.stores.base import Store
+from assistant.stores.vectors import choose_vector_index
 from assistant.text.keywords import LexicalIndex
 from assistant.text.language import detect_language
 from assistant.types import Document, Passage

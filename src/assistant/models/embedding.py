@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Protocol
@@ -14,6 +13,7 @@ import numpy as np
 
 from assistant.config import DEFAULT_MODEL, Settings
 from assistant.errors import ModelError
+from assistant.models.export import quiet_transformers
 from assistant.models.provision import provision_default_model
 
 log = logging.getLogger(__name__)
@@ -28,17 +28,6 @@ class Embedder(Protocol):
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
     def encode_passages(self, texts: list[str], batch_size: int = 8, progress: bool = False) -> np.ndarray: ...
-
-
-def quiet_transformers() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover
-        pass
 
 
 class SentenceTransformerEmbedder:

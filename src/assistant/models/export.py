@@ -22,6 +22,7 @@ Inference on them is `runtime.py`'s.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import warnings
 from collections.abc import Callable
@@ -39,6 +40,17 @@ CHECKSUM_FILE = "checksums.json"
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model_int8.onnx"
 OPENVINO_FILE = "openvino_model.xml"
+
+
+def quiet_transformers() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
 
 
 def export_onnx(module: Any, target: Path, output: str) -> None:
@@ -69,8 +81,6 @@ def encoder_module(transformer_dir: Path) -> Any:
     """The encoder as a torch module: (input_ids, attention_mask) -> token states."""
     import torch
     from transformers import AutoModel
-
-    from assistant.models.embedding import quiet_transformers
 
     quiet_transformers()
     encoder = AutoModel.from_pretrained(str(transformer_dir)).eval()

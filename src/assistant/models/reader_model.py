@@ -17,6 +17,7 @@ from typing import Any
 
 from assistant.errors import ModelError
 from assistant.files import sha256_file
+from assistant.models.export import quiet_transformers
 
 LAYERS = 6
 FROZEN = 4  # embeddings and layers 0..FROZEN-1 keep the provisioned weights
@@ -59,8 +60,6 @@ def build(transformer_dir: Path, weights: Path | None, attention: str = "eager")
     OpenVINO export runs fused."""
     import torch
     from transformers import AutoModel
-
-    from assistant.models.embedding import quiet_transformers
 
     quiet_transformers()
     encoder = AutoModel.from_pretrained(

@@ -34,7 +34,8 @@ from assistant.models.embedding import Embedder, load_bulk_embedder, load_embedd
 from assistant.models.reader import Reader
 from assistant.retrieval.followup import contextual_query
 from assistant.retrieval.search import hybrid_search
-from assistant.stores.base import Store, StoredIndex, open_store
+from assistant.stores import open_store
+from assistant.stores.base import Store, StoredIndex
 from assistant.text.language import question_language
 from assistant.types import Answer, Document, Hit
 

@@ -27,8 +27,6 @@ the application's own, identical to the file store's.
 
 from __future__ import annotations
 
-import atexit
-import json
 import logging
 import os
 import socket
@@ -41,159 +39,41 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from pgvector.psycopg import register_vector
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from assistant.errors import BuildBusy, IndexMismatch, IndexMissing, IndexWriteError, StoreUnavailable
 from assistant.stores.base import (
-    FORMAT_VERSION,
-    KEEP_VERSIONS,
     VERSION_NAME,
     StoredIndex,
-    check_counts,
-    complete_manifest,
+    check_loaded,
+    check_manifest,
+    document_from_record,
     manifest_digest,
-    version_name,
+    passage_from_record,
 )
+from assistant.stores.follower import follow
+from assistant.stores.pgsql import (
+    BUILD_LOCK,
+    CONNECT_TIMEOUT,
+    PGVECTOR_MAX_EF_SEARCH,
+    POOL_WAIT,
+    SCHEMA,
+    SNAPSHOT,
+    STATEMENT_TIMEOUT_MS,
+    as_array,
+    describe,
+    first_line,
+    unavailable,
+    version_schema,
+)
+from assistant.stores.pgvectors import PgVectors
+from assistant.stores.postgres_build import create_tables, drop_old, write_version
 from assistant.text.keywords import LexicalIndex
-from assistant.types import Document, Passage, Sentence
+from assistant.types import Document, Passage
 
 log = logging.getLogger(__name__)
-
-SCHEMA = "assistant"
-BUILD_LOCK = 0x6275696C  # advisory lock ("buil", crc32 of the schema): one build at a time, any machine
-SETUP_LOCK = 0x73657475  # ("setu", 0): one process creates tables at a time
-POLL_SECONDS = 2.0  # replicas re-read `current` this often when no notification came
-GRACE_SECONDS = 60.0  # a version older than current and previous is dropped only after this long
-CONNECT_TIMEOUT = 5
-POOL_WAIT = 3  # seconds a question waits for a database connection before its 503
-STATEMENT_TIMEOUT_MS = 10_000  # a serving query never hangs a request for longer
-PGVECTOR_MAX_EF_SEARCH = 1000
-SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"  # a version read whole, as of one moment
-# pgvector's HNSW needs a wider build than FAISS's for the same recall: on 200,000 synthetic
-# vectors (bench/pg_scale.py, m 32, ef_search 256) ef_construction 64 gave recall@10 0.882
-# and 128 gave 0.978, for a 1.6x longer build (FAISS reaches 0.977 at 1M with 64)
-PG_MIN_EF_CONSTRUCTION = 128
-
-
-def describe(url: str) -> str:
-    """The database of `url` for messages, without its password."""
-    try:
-        parts = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "the PostgreSQL database named by ASSISTANT_STORE"
-    host = parts.get("host") or "localhost"
-    port = f":{parts['port']}" if parts.get("port") else ""
-    return f"the PostgreSQL database {parts.get('dbname') or parts.get('user') or '(default)'} on {host}{port}"
-
-
-def version_schema(schema: str, version: str) -> str:
-    """The schema that holds one version's tables."""
-    return f"{schema}_v" + version.lower().replace("-", "_")
-
-
-def _array(value: Any) -> np.ndarray:
-    """A pgvector value as float32 (pgvector's adapter gives numpy arrays or `Vector` objects)."""
-    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
-
-
-def _reason(exc: BaseException) -> str:
-    """The first line of an error's message (its type when it has none)."""
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _unavailable(where: str, exc: BaseException) -> StoreUnavailable:
-    return StoreUnavailable(f"{where} cannot be reached ({_reason(exc)}); try again shortly")
-
-
-_EXITING = threading.Event()  # the interpreter is exiting: followers stop instead of reconnecting
-# threading's exit hooks run before atexit's (which may stop a database first, as pgserver's
-# does); concurrent.futures relies on the same hook. Plain atexit where it is missing.
-getattr(threading, "_register_atexit", atexit.register)(_EXITING.set)
-
-
-def _follow(store: weakref.ref[PostgresStore], url: str, schema: str, closed: threading.Event) -> None:
-    """Keep the store's `_current` up to date: LISTEN for switches, poll as a fallback, reconnect
-    after losses. Holds the store weakly: the thread ends with it (or when it is closed)."""
-    delay = 0.5
-    current = sql.SQL("SELECT version FROM {}.current").format(sql.Identifier(schema))
-    name = f"assistant follow (pid {os.getpid()} on {socket.gethostname()})"[:63]
-    said: str | None = None  # the failure last logged as a warning: an outage is said once
-    while not closed.is_set() and store() is not None:
-        try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name=name) as conn:
-                if said is not None:
-                    log.warning("following index versions again")
-                    said = None
-                try:
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(f"{schema}_version")))
-                    listening = True
-                except (psycopg.errors.FeatureNotSupported, psycopg.errors.ReadOnlySqlTransaction):
-                    listening = False  # a read replica (hot standby) has no LISTEN: polling alone
-                delay = 0.5
-                while not closed.is_set():
-                    row = conn.execute(current).fetchone()
-                    owner = store()
-                    if owner is None:
-                        return
-                    seen, owner._current = owner._current, None if row is None else str(row[0])
-                    if owner._current != seen and owner._current is not None and owner.on_switch is not None:
-                        try:
-                            owner.on_switch(owner._current)
-                        except Exception:  # a listener's failure must not stop the following
-                            log.exception("reacting to index version %s", owner._current)
-                    del owner
-                    if listening:
-                        for _ in conn.notifies(timeout=POLL_SECONDS, stop_after=1):
-                            pass  # a switch: read `current` again at once
-                    else:
-                        closed.wait(POLL_SECONDS)
-        except psycopg.Error as exc:
-            if _EXITING.is_set() or store() is None:
-                return
-            reason = _reason(exc)
-            (log.debug if reason == said else log.warning)(
-                "following index versions: %s; retrying in %.1f s", reason, delay
-            )
-            said = reason
-            closed.wait(delay)
-            delay = min(delay * 2, 10.0)
-
-
-class PgVectors:
-    """The vector side of a version in PostgreSQL, with FAISS's calling conventions
-    (`search`, `reconstruct`, `reconstruct_batch`, `ntotal`, `d`) so that `StoredIndex` and
-    everything above it work unchanged."""
-
-    def __init__(self, store: PostgresStore, schema: str, ntotal: int, dimension: int) -> None:
-        self.store, self.schema, self.ntotal, self.d = store, schema, ntotal, dimension
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        query = np.asarray(queries, dtype=np.float32).reshape(-1)
-        statement = sql.SQL(
-            "SELECT row, embedding <#> %(q)s FROM {}.passages ORDER BY embedding <#> %(q)s LIMIT %(k)s"
-        ).format(sql.Identifier(self.schema))
-        rows = self.store.query(statement, {"q": query, "k": int(k)})
-        ids = np.full((1, k), -1, dtype=np.int64)
-        scores = np.zeros((1, k), dtype=np.float32)
-        for i, (row, distance) in enumerate(rows):
-            ids[0, i], scores[0, i] = row, -distance  # <#> is the negative inner product
-        return scores, ids
-
-    def reconstruct_batch(self, rows: np.ndarray) -> np.ndarray:
-        wanted = [int(r) for r in rows]
-        statement = sql.SQL("SELECT row, embedding FROM {}.passages WHERE row = ANY(%s)").format(
-            sql.Identifier(self.schema)
-        )
-        found = {row: _array(vector) for row, vector in self.store.query(statement, (wanted,))}
-        if len(found) != len(set(wanted)):
-            raise StoreUnavailable(f"index version {self.schema} lost passages while serving; try again shortly")
-        return np.stack([found[r] for r in wanted]) if wanted else np.zeros((0, self.d), dtype=np.float32)
-
-    def reconstruct(self, row: int) -> np.ndarray:
-        return self.reconstruct_batch(np.array([row]))[0]
 
 
 class PostgresStore:
@@ -212,7 +92,7 @@ class PostgresStore:
         self._watching: threading.Thread | None = None
         self._closed = threading.Event()
         self._watch_lock = threading.Lock()
-        self._setup()
+        create_tables(self._connect, self.schema, self.location)
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -234,61 +114,13 @@ class PostgresStore:
                 application_name=f"assistant {purpose} (pid {os.getpid()} on {socket.gethostname()})"[:63],
             )
         except psycopg.Error as exc:
-            raise _unavailable(self.location, exc) from exc
+            raise unavailable(self.location, exc) from exc
         return conn
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
-        from pgvector.psycopg import register_vector
-
         register_vector(conn)
         conn.execute(f"SET hnsw.ef_search = {int(self.ef_search)}")
         conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
-
-    def _setup(self) -> None:
-        """Create the extension and the version tables if they are not there (idempotent; nothing
-        is written when they are, so a server may point at a read-only replica)."""
-        with self._connect("setup") as conn:
-            try:
-                ready = conn.execute(
-                    "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL"
-                    " AND EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')",
-                    (f'"{self.schema}".versions', f'"{self.schema}".current'),
-                ).fetchone()
-                conn.rollback()
-                if ready and ready[0]:
-                    return
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (SETUP_LOCK, 0))
-                    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
-                        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-                    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-                    conn.execute(
-                        sql.SQL(
-                            "CREATE TABLE IF NOT EXISTS {}.versions (name text PRIMARY KEY, manifest jsonb NOT NULL,"
-                            " created_at timestamptz NOT NULL DEFAULT clock_timestamp())"
-                        ).format(sql.Identifier(self.schema))
-                    )
-                    conn.execute(
-                        sql.SQL(
-                            "CREATE TABLE IF NOT EXISTS {0}.current (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
-                            " version text NOT NULL REFERENCES {0}.versions (name))"
-                        ).format(sql.Identifier(self.schema))
-                    )
-            except psycopg.errors.InsufficientPrivilege as exc:
-                raise StoreUnavailable(
-                    f"{self.location} lacks the pgvector extension or the right to create "
-                    f"the assistant's tables ({str(exc).splitlines()[0]}); as its owner run "
-                    "`CREATE EXTENSION vector;` and grant this user CREATE on the database"
-                ) from exc
-            except psycopg.errors.FeatureNotSupported as exc:
-                raise StoreUnavailable(f"{self.location} has no pgvector ({exc})") from exc
-            except psycopg.errors.UndefinedFile as exc:
-                raise StoreUnavailable(
-                    f"{self.location} has no pgvector extension installed ({exc}); "
-                    "install pgvector (https://github.com/pgvector/pgvector) on the server"
-                ) from exc
-            except psycopg.OperationalError as exc:
-                raise _unavailable(self.location, exc) from exc
 
     def query(self, statement: Any, params: Any = None) -> list[tuple[Any, ...]]:
         """Rows of a read-only serving query; one retry on a fresh connection when the one
@@ -306,10 +138,10 @@ class PostgresStore:
                     "the index version being served was removed from the database; the current one is being loaded"
                 ) from exc
             except PoolTimeout as exc:  # no connection could be made: retrying would only wait again
-                raise _unavailable(self.location, exc) from exc
+                raise unavailable(self.location, exc) from exc
             except psycopg.OperationalError as exc:
                 if attempt:
-                    raise _unavailable(self.location, exc) from exc
+                    raise unavailable(self.location, exc) from exc
                 log.warning("index database connection lost (%s); retrying on a new connection", exc)
         raise AssertionError("unreachable")
 
@@ -331,7 +163,7 @@ class PostgresStore:
                     sql.SQL("SELECT version FROM {}.current").format(sql.Identifier(self.schema))
                 ).fetchone()
         except psycopg.Error as exc:
-            raise _unavailable(self.location, exc) from exc
+            raise unavailable(self.location, exc) from exc
         self._current = None if row is None else str(row[0])
         return self._current
 
@@ -343,7 +175,7 @@ class PostgresStore:
                 return
             self.current_version()  # the first answer waits for the real value
             self._watching = threading.Thread(
-                target=_follow,
+                target=follow,
                 args=(weakref.ref(self), self.url, self.schema, self._closed),
                 name="assistant-follow",
                 daemon=True,
@@ -371,7 +203,7 @@ class PostgresStore:
                     self._lock_key,
                 ).fetchone()
         except psycopg.Error as exc:
-            raise _unavailable(self.location, exc) from exc
+            raise unavailable(self.location, exc) from exc
         return bool(row and row[0])
 
     @contextmanager
@@ -430,7 +262,7 @@ class PostgresStore:
         except psycopg.errors.UndefinedTable:
             return {}, [], []
         except psycopg.Error as exc:
-            raise _unavailable(self.location, exc) from exc
+            raise unavailable(self.location, exc) from exc
         return (row[0] if row else {}), documents, passages
 
     def previous_vectors(self) -> Iterator[tuple[str, np.ndarray]]:
@@ -440,8 +272,6 @@ class PostgresStore:
         if version is None:
             return
         schema = sql.Identifier(version_schema(self.schema, version))
-        from pgvector.psycopg import register_vector
-
         try:
             with self._connect("read") as conn:
                 register_vector(conn)
@@ -456,14 +286,14 @@ class PostgresStore:
                     cursor.itersize = 2000
                     for doc_id, start, end, spans, embedding, sentences in cursor.execute(query):
                         text = texts[doc_id]
-                        yield text[start:end], _array(embedding)
+                        yield text[start:end], as_array(embedding)
                         unit = np.frombuffer(sentences, dtype=np.float32).reshape(len(spans), -1) if spans else None
                         for i, span in enumerate(spans):
                             yield text[span[0] : span[1]], unit[i]  # type: ignore[index]
         except psycopg.errors.UndefinedTable:
             return  # replaced and dropped meanwhile: the build embeds what it needs
         except psycopg.Error as exc:
-            raise _unavailable(self.location, exc) from exc
+            raise unavailable(self.location, exc) from exc
 
     def load(self, model_identity: str | None = None, version: str | None = None) -> StoredIndex:
         """Load a version (the current one unless named) whole, in one consistent snapshot."""
@@ -481,44 +311,28 @@ class PostgresStore:
                 row = self._manifest(conn, version)
                 if row is None:
                     raise IndexMismatch(f"index version {version} is no longer in {self.location}")
-                manifest = row[0]
-                if manifest.get("format_version") != FORMAT_VERSION:
-                    raise IndexMismatch(f"the index in {self.location} has another format version; {fix}")
-                if manifest.get("manifest_sha256") != manifest_digest(manifest):
-                    raise IndexMismatch(f"the manifest of index version {version} is damaged; {fix}")
-                built_with = manifest.get("model", {}).get("identity")
-                if model_identity is not None and built_with != model_identity:
-                    raise IndexMismatch(
-                        f"the index in {self.location} was built with the model {built_with!r}, "
-                        f"but the configured model is {model_identity!r}; {fix}"
+                manifest = check_manifest(
+                    row[0], model_identity, self.location, f"the manifest of index version {version}", fix
+                )
+                columns = "id, title, language, source, text, sha256, pages"
+                documents = {
+                    r[0]: document_from_record(dict(zip(columns.split(", "), r, strict=True)))
+                    for r in conn.execute(
+                        sql.SQL("SELECT " + columns + " FROM {}.documents ORDER BY position").format(schema)
                     )
-                documents: dict[str, Document] = {}
-                for r in conn.execute(
-                    sql.SQL(
-                        "SELECT id, title, language, source, text, sha256, pages FROM {}.documents ORDER BY position"
-                    ).format(schema)
-                ):
-                    documents[r[0]] = Document(r[0], r[1], r[2], r[3], r[4], r[5], tuple(r[6]))
-                passages, sentence_rows = [], []
-                for r in conn.execute(
-                    sql.SQL(
-                        "SELECT doc_id, ordinal, start_char, end_char, language, sentences, section, sentence_row "
-                        "FROM {}.passages ORDER BY row"
-                    ).format(schema)
-                ):
-                    passages.append(
-                        Passage(
-                            doc_id=r[0],
-                            ordinal=r[1],
-                            start=r[2],
-                            end=r[3],
-                            text=documents[r[0]].text[r[2] : r[3]],
-                            language=r[4],
-                            sentences=tuple(Sentence.from_record(s) for s in r[5]),
-                            section=r[6],
-                        )
+                }
+                names = ("doc_id", "ordinal", "start", "end", "language", "sentences", "section", "sentence_row")
+                records = [
+                    dict(zip(names, r, strict=True))
+                    for r in conn.execute(
+                        sql.SQL(
+                            "SELECT doc_id, ordinal, start_char, end_char, language, sentences, section, "
+                            "sentence_row FROM {}.passages ORDER BY row"
+                        ).format(schema)
                     )
-                    sentence_rows.append(r[7])
+                ]
+                passages = [passage_from_record(r, documents) for r in records]
+                sentence_rows = [r["sentence_row"] for r in records]
                 dimension = int(manifest["model"]["dimension"])
                 chunks = [
                     np.frombuffer(r[0], dtype=np.float32)
@@ -536,15 +350,11 @@ class PostgresStore:
         except psycopg.errors.UndefinedTable as exc:
             raise IndexMismatch(f"index version {version} is no longer in {self.location}") from exc
         except psycopg.Error as exc:
-            raise _unavailable(self.location, exc) from exc
+            raise unavailable(self.location, exc) from exc
         except (KeyError, ValueError, TypeError) as exc:
             raise IndexMismatch(f"index version {version} in {self.location} cannot be read ({exc}); {fix}") from exc
-        counts = (len(passages), manifest.get("passage_count"))
-        if len(set(counts)) != 1 or sentence_vectors.shape[0] != manifest.get("sentence_count"):
-            raise IndexMismatch(f"index version {version} in {self.location} is inconsistent; {fix}")
-        if lexical.weights.shape[0] != len(passages):
-            raise IndexMismatch(f"index version {version} in {self.location} is inconsistent (lexical); {fix}")
-        vectors = PgVectors(self, version_schema(self.schema, version), len(passages), dimension)
+        check_loaded(self.location, fix, manifest, passages, sentence_vectors, lexical)
+        vectors = PgVectors(self.query, version_schema(self.schema, version), len(passages), dimension)
         return StoredIndex(
             self.location, manifest, vectors, passages, documents, sentence_vectors, sentence_rows, lexical
         )
@@ -559,146 +369,19 @@ class PostgresStore:
         manifest: dict[str, Any],
     ) -> str:
         """Write a complete new version and make it current, in one transaction; returns its name."""
-        from pgvector.psycopg import register_vector
-
-        n_sentences = check_counts(passages, vectors, sentence_vectors, lexical)
-        dimension = int(manifest["model"]["dimension"])
-        version = version_name()
-        schema = sql.Identifier(version_schema(self.schema, version))
         try:
             with self._connect("build") as conn:
-                register_vector(conn)
-                with conn.transaction():
-                    conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
-                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
-                    conn.execute(
-                        sql.SQL(
-                            "CREATE TABLE {}.documents (position int PRIMARY KEY, id text NOT NULL UNIQUE, title text,"
-                            " language text, source text, sha256 text, text text NOT NULL, pages jsonb NOT NULL)"
-                        ).format(schema)
-                    )
-                    conn.execute(
-                        sql.SQL(
-                            "CREATE TABLE {}.passages (row int PRIMARY KEY, doc_id text NOT NULL, ordinal int,"
-                            " start_char int, end_char int, language text, sentences jsonb, section text,"
-                            " sentence_row int, embedding vector({}) NOT NULL)"
-                        ).format(schema, sql.Literal(dimension))
-                    )
-                    conn.execute(
-                        sql.SQL(
-                            "CREATE TABLE {}.sentence_vectors (row int PRIMARY KEY, vectors bytea NOT NULL)"
-                        ).format(schema)
-                    )
-                    conn.execute(
-                        sql.SQL("CREATE TABLE {}.blobs (name text PRIMARY KEY, data bytea NOT NULL)").format(schema)
-                    )
-                    self._copy_rows(conn, schema, passages, vectors, sentence_vectors, lexical, documents)
-                    spec = dict(manifest.get("vector_index", {}))
-                    if spec.get("kind") == "hnsw":
-                        spec["ef_construction"] = max(int(spec["ef_construction"]), PG_MIN_EF_CONSTRUCTION)
-                        conn.execute(
-                            sql.SQL(
-                                "CREATE INDEX ON {}.passages USING hnsw (embedding vector_ip_ops)"
-                                " WITH (m = {}, ef_construction = {})"
-                            ).format(schema, sql.Literal(int(spec["M"])), sql.Literal(int(spec["ef_construction"])))
-                        )
-                    full = complete_manifest(
-                        manifest,
-                        version,
-                        len(passages),
-                        len(documents),
-                        n_sentences,
-                        vector_index=spec,
-                        store="postgresql",
-                    )
-                    conn.execute(
-                        sql.SQL("INSERT INTO {}.versions (name, manifest) VALUES (%s, %s)").format(
-                            sql.Identifier(self.schema)
-                        ),
-                        (version, json.dumps(full, ensure_ascii=False)),
-                    )
-                    conn.execute(
-                        sql.SQL(
-                            "INSERT INTO {}.current (one, version) VALUES (true, %s)"
-                            " ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version"
-                        ).format(sql.Identifier(self.schema)),
-                        (version,),
-                    )
-                    conn.execute("SELECT pg_notify(%s, %s)", (f"{self.schema}_version", version))
+                version = write_version(
+                    conn, self.schema, passages, vectors, sentence_vectors, lexical, documents, manifest
+                )
                 self._current = version
-                self._drop_old(conn, version)
+                drop_old(conn, self.schema, keep=version)
         except psycopg.Error as exc:  # lost connection, disk full, ...: the transaction rolled back
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise IndexWriteError(
-                f"the index in {self.location} could not be updated ({reason}); the version it serves is unchanged"
+                f"the index in {self.location} could not be updated ({first_line(exc)}); "
+                "the version it serves is unchanged"
             ) from exc
         return version
-
-    def _copy_rows(
-        self,
-        conn: psycopg.Connection[Any],
-        schema: sql.Identifier,
-        passages: list[Passage],
-        vectors: np.ndarray,
-        sentence_vectors: np.ndarray,
-        lexical: LexicalIndex,
-        documents: list[Document],
-    ) -> None:
-        """COPY every row of a version (binary for the vectors: the fastest way in)."""
-        columns = "(position, id, title, language, source, sha256, text, pages)"
-        with conn.cursor().copy(sql.SQL("COPY {}.documents " + columns + " FROM STDIN").format(schema)) as copy:
-            for position, d in enumerate(documents):
-                pages = json.dumps(list(d.pages))
-                copy.write_row((position, d.id, d.title, d.language, d.source, d.sha256, d.text, pages))
-        unit = np.ascontiguousarray(vectors, dtype=np.float32)
-        columns = "(row, doc_id, ordinal, start_char, end_char, language, sentences, section, sentence_row, embedding)"
-        first = 0
-        with conn.cursor().copy(
-            sql.SQL("COPY {}.passages " + columns + " FROM STDIN WITH (FORMAT BINARY)").format(schema)
-        ) as copy:
-            copy.set_types(["int4", "text", "int4", "int4", "int4", "text", "jsonb", "text", "int4", "vector"])
-            for row, p in enumerate(passages):
-                spans = Jsonb([s.record() for s in p.sentences])
-                fields = (row, p.doc_id, p.ordinal, p.start, p.end, p.language, spans, p.section, first)
-                copy.write_row((*fields, unit[row]))
-                first += len(p.sentences)
-        sentences = np.ascontiguousarray(sentence_vectors, dtype=np.float32)
-        first = 0
-        with conn.cursor().copy(sql.SQL("COPY {}.sentence_vectors (row, vectors) FROM STDIN").format(schema)) as copy:
-            for row, p in enumerate(passages):
-                copy.write_row((row, sentences[first : first + len(p.sentences)].tobytes()))
-                first += len(p.sentences)
-        npz, meta = lexical.to_bytes()
-        insert = sql.SQL("INSERT INTO {}.blobs (name, data) VALUES ('lexical.npz', %s), ('lexical.json', %s)")
-        conn.execute(insert.format(schema), (npz, meta))
-
-    def _drop_old(self, conn: psycopg.Connection[Any], keep: str) -> None:
-        """Drop versions past the current and the one before it, once the version that replaced
-        each was current for the grace period (a replica may still be loading it and answering
-        from the older one). A failure here is retried by the next build."""
-        try:
-            with conn.transaction():
-                conn.execute("SET LOCAL lock_timeout = '2s'")
-                rows = conn.execute(
-                    sql.SQL(
-                        "SELECT name, extract(epoch FROM clock_timestamp() - created_at) FROM {}.versions"
-                        " ORDER BY created_at DESC"
-                    ).format(sql.Identifier(self.schema))
-                ).fetchall()
-                for i in range(KEEP_VERSIONS, len(rows)):
-                    name, replaced_for = rows[i][0], float(rows[i - 1][1])  # the age of its successor
-                    if name != keep and replaced_for > GRACE_SECONDS:
-                        conn.execute(
-                            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                                sql.Identifier(version_schema(self.schema, name))
-                            )
-                        )
-                        conn.execute(
-                            sql.SQL("DELETE FROM {}.versions WHERE name = %s").format(sql.Identifier(self.schema)),
-                            (name,),
-                        )
-        except psycopg.Error as exc:
-            log.warning("old index versions were not dropped yet (%s); the next build retries", exc)
 
     def versions(self) -> list[str]:
         """Names of the versions in the database, oldest first."""
