@@ -26,10 +26,11 @@ test: install lint
 	$(BIN)/python -m pytest
 
 lint: install
-	# ruff and mypy: fast, and part of `make test`
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy src
+	# ruff, mypy and the import layers (pyproject.toml): fast, and part of `make test`
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy src bench scripts
+	$(BIN)/lint-imports
 
 ## The performance harness (several minutes): table on screen, JSON in artifacts/bench.json.
 bench: install

@@ -102,9 +102,9 @@ def main() -> None:
 
     primary = np.array([q.slice in ("fr->fr", "en->en") for q, _ in sample])
     labels = np.array([r[1] for r in rows])
-    same = np.array([r[2] for r in rows])
+    same_language = np.array([r[2] for r in rows])
     for group in (True, False):
-        mask = same == group
+        mask = same_language == group
         x = np.array([r[0] for r, m in zip(rows, mask, strict=True) if m])
         model = LogisticRegression(C=100, max_iter=10_000).fit(x, labels[mask])
         z = model.decision_function(x)

@@ -156,7 +156,7 @@ def main() -> None:
         "versions_built_under_load": built,
         "replica_1": results[ports[0]],
         "replica_2": results[ports[1]],
-        "total_requests_per_s": round(sum(float(r["requests_per_s"]) for r in results.values()), 1),  # type: ignore[arg-type]
+        "total_requests_per_s": round(sum(float(r["requests_per_s"]) for r in results.values()), 1),  # type: ignore[arg-type,misc]
         "non_200": sum(n for r in results.values() for c, n in r["status_codes"].items() if c != "200"),  # type: ignore[attr-defined]
         "serving_at_end": serving,
         "seconds_to_serve_the_last_build_after_the_load": followed_s,

@@ -108,7 +108,7 @@ def main() -> None:
         result: dict[str, object] = {"machine": machine(), "vectors": args.vectors, "dim": args.dim, "k": args.k}
         result["copy_s"] = round(load(url, data), 1)
         store = PostgresStore(url, args.ef_search, schema="bench_scale_store")
-        search = PgVectors(store, SCHEMA, args.vectors, args.dim)
+        search = PgVectors(store.query, SCHEMA, args.vectors, args.dim)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(sql.SQL("ANALYZE {}.passages").format(sql.Identifier(SCHEMA)))
         _, exact_times = timed_search(search, queries[: min(50, args.queries)], args.k)  # sequential scan
@@ -118,7 +118,7 @@ def main() -> None:
         timed_search(search, queries[:20], args.k)  # warm the index pages
         for ef in sorted({min(args.ef_search, 1000), *args.also}):
             tuned = PostgresStore(url, ef, schema="bench_scale_store")
-            found, times = timed_search(PgVectors(tuned, SCHEMA, args.vectors, args.dim), queries, args.k)
+            found, times = timed_search(PgVectors(tuned.query, SCHEMA, args.vectors, args.dim), queries, args.k)
             recall = np.mean([len(set(f) & set(t)) / args.k for f, t in zip(found, truth, strict=True)])
             suffix = "" if ef == min(args.ef_search, 1000) else f"_ef{ef}"
             result["hnsw_ef_search" + suffix] = ef

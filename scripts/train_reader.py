@@ -43,6 +43,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -262,7 +263,9 @@ def tokenizer_for(model_dir: Path) -> Tokenizer:
     return tokenizer
 
 
-def train(model_dir: Path, items: list[Item], device: torch.device, rng: random.Random, log) -> torch.nn.Module:
+def train(
+    model_dir: Path, items: list[Item], device: torch.device, rng: random.Random, log
+) -> Any:  # reader_model.build's module (its class is made inside build)
     torch.manual_seed(SEED)
     reader = reader_model.build(model_dir, None).to(device)
     pairs = training_pairs(items, rng)
