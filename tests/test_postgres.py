@@ -380,7 +380,7 @@ def test_an_idle_server_switches_to_a_version_built_elsewhere_without_being_aske
     new = builder.stdout.readline().strip()
     builder.communicate(timeout=120)
     deadline = time.monotonic() + 30
-    while replica._store is None or replica._store.version != new:  # no question asked meanwhile
+    while replica.versions.loaded is None or replica.versions.loaded.version != new:  # no question asked meanwhile
         assert time.monotonic() < deadline, "the idle server did not load the new version"
         time.sleep(0.05)
     assert replica.answer("trains and railways").index_version == new

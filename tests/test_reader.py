@@ -16,8 +16,8 @@ from assistant.files import sha256_file
 from assistant.models import reader_model
 from assistant.models.embedding import Embedder
 from assistant.models.provision import provision_default_model
-from assistant.models.reader import Reader
-from assistant.serving.assistant import Assistant, load_reader
+from assistant.models.reader import Reader, load_reader
+from assistant.serving.assistant import Assistant
 
 
 @pytest.fixture(scope="module")

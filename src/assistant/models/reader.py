@@ -9,6 +9,7 @@ torch backend the module runs in torch.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -16,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.config import Settings
 from assistant.errors import ModelError
 from assistant.models import reader_model
 from assistant.models.export import prepare_export, write_runtime_file
+from assistant.models.provision import provision_default_model
 from assistant.models.runtime import session
 
 log = logging.getLogger(__name__)
@@ -80,3 +83,14 @@ class Reader:
             mask[r, : len(e.ids)] = 1
         with self._lock:
             return np.asarray(self._run(ids, mask), dtype=np.float32).reshape(-1)
+
+
+def load_reader(settings: Settings) -> Reader:
+    """The answer reader over the provisioned embedding model, on the embedder's runtime; one
+    per process and configuration (it is stateless and serialises its own calls)."""
+    return _reader(settings.backend, settings.model_cache, settings.threads)
+
+
+@functools.lru_cache(maxsize=4)
+def _reader(backend: str, cache: Path, threads: int | None) -> Reader:
+    return Reader(provision_default_model(cache), backend, cache, threads)

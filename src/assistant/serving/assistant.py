@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import threading
 import time
@@ -11,7 +10,6 @@ import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,13 +26,13 @@ from assistant.answering.answer import (
     span_of,
 )
 from assistant.config import Settings
-from assistant.errors import BadQuestion, IndexMismatch, IndexMissing, StoreUnavailable
+from assistant.errors import BadQuestion
 from assistant.indexing.indexer import BuildReport, Plan, build_index, plan_build
 from assistant.models.embedding import Embedder, load_bulk_embedder, load_embedder
-from assistant.models.reader import Reader
+from assistant.models.reader import Reader, load_reader
 from assistant.retrieval.followup import contextual_query
 from assistant.retrieval.search import hybrid_search
-from assistant.stores import open_store
+from assistant.serving.versions import ServedVersion
 from assistant.stores.base import Store, StoredIndex
 from assistant.text.language import question_language
 from assistant.types import Answer, Document, Hit
@@ -91,28 +89,16 @@ class Assistant:
         self.settings = settings
         self._embedder = embedder
         self._reader: Reader | None = None
-        self._store: StoredIndex | None = None
-        self._refused: str | None = None  # a version that failed to load; the loaded one keeps serving
-        self._loading: threading.Thread | None = None  # the version being loaded in the background
         self._model_lock = threading.Lock()
-        self._store_lock = threading.Lock()
         self._encoder = ThreadPoolExecutor(max_workers=8, thread_name_prefix="encode")
-        self._index_store: Store | None = None
         self._bulk: Embedder | None = None
+        # the model is loaded outside the version's locks: its identity is asked for lazily
+        self.versions = ServedVersion(settings, lambda: self.embedder.identity)
 
     @property
     def index_store(self) -> Store:
-        """Where the index versions live: files in `settings.index`, or the PostgreSQL database of
-        `settings.store` (connected on first use; StoreUnavailable says why it cannot be)."""
-        if self._index_store is None:
-            with self._model_lock:
-                if self._index_store is None:
-                    settings = self.settings
-                    self._index_store = open_store(
-                        settings.index, settings.store, settings.hnsw_ef_search, settings.store_schema
-                    )
-                    self._index_store.on_switch = self._switched  # a database store tells of switches
-        return self._index_store
+        """Where the index versions live (see `ServedVersion.index_store`)."""
+        return self.versions.index_store
 
     @property
     def embedder(self) -> Embedder:
@@ -168,77 +154,12 @@ class Assistant:
         return self.index_store.current_version() is not None
 
     def store(self) -> StoredIndex:
-        """The index version to answer from.
-
-        The first call loads the current version. Afterwards, when another version becomes
-        current, it is loaded (and checked) in the background while the one already loaded
-        keeps answering; the next question after the load finishes uses it.
-        """
-        version = self.index_store.current_version(cached=True)
-        store = self._store
-        if store is None:
-            if version is None:
-                where, corpus = self.index_store.location, self.settings.corpus
-                raise IndexMissing(f"no index in {where} — run `assistant index` to build it from {corpus}/")
-            identity = self.embedder.identity  # load the model outside the store lock
-            with self._store_lock:
-                if self._store is None:
-                    self._store = self.index_store.load(identity, version)
-                return self._store
-        # no pointer (deleted, or being restored): keep what works
-        if version is not None and version not in (store.version, self._refused):
-            self._load_in_background(version)
-        return store
+        """The index version to answer from (see `ServedVersion.current`)."""
+        return self.versions.current()
 
     def settle(self, timeout: float | None = None) -> StoredIndex:
-        """The version to answer from once any load in progress has finished (for a build in
-        this process, and for tests: a service never waits)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            store = self.store()
-            loading = self._loading
-            if loading is None:
-                if self.index_store.current_version() in (store.version, self._refused, None):
-                    return store
-                continue  # a newer version appeared since: load it too
-            loading.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            if loading.is_alive():
-                return store
-
-    def _switched(self, version: str) -> None:
-        """Another process made `version` current: load it now if this service serves already."""
-        if self._store is not None and version not in (self._store.version, self._refused):
-            self._load_in_background(version)
-
-    def _load_in_background(self, version: str) -> None:
-        with self._store_lock:
-            if self._loading is not None:
-                return  # one load at a time; a version current after it is loaded next
-            thread = threading.Thread(target=self._load, args=(version,), name=f"load-{version}", daemon=True)
-            self._loading = thread
-        thread.start()
-
-    def _load(self, version: str) -> None:
-        try:
-            store = self.index_store.load(self.embedder.identity, version)
-        except StoreUnavailable as exc:  # the database is away for now: the next question tries again
-            log.warning("index version %s not loaded yet (%s); still serving %s", version, exc, self._store_version())
-        except (IndexMismatch, IndexMissing) as exc:
-            # a damaged new version must not take down a service that has a good one
-            log.error("index version %s refused (%s); still serving %s", version, exc, self._store_version())
-            self._refused = version
-        except Exception:  # a background thread: log it, keep serving the loaded version
-            log.exception("index version %s could not be loaded; still serving %s", version, self._store_version())
-            self._refused = version
-        else:
-            self._store = store
-            log.info("now serving index version %s", version)
-        finally:
-            with self._store_lock:
-                self._loading = None
-
-    def _store_version(self) -> str | None:
-        return None if self._store is None else self._store.version
+        """The version to answer from once any load in progress has finished."""
+        return self.versions.settle(timeout)
 
     def evidence(self, store: StoredIndex, question: str, k: int, history: list[Turn] | None = None) -> Evidence:
         """What an answer is decided on: the passages found, the candidate sentence chosen and the
@@ -329,19 +250,6 @@ class Assistant:
         store = self.store()
         doc = store.documents.get(document_id)
         return None if doc is None else (doc, store.passage_counts[doc.id])
-
-
-def load_reader(settings: Settings) -> Reader:
-    """The answer reader over the provisioned embedding model, on the embedder's runtime; one
-    per process and configuration (it is stateless and serialises its own calls)."""
-    return _reader(settings.backend, settings.model_cache, settings.threads)
-
-
-@functools.lru_cache(maxsize=4)
-def _reader(backend: str, cache: Path, threads: int | None) -> Reader:
-    from assistant.models.provision import provision_default_model
-
-    return Reader(provision_default_model(cache), backend, cache, threads)
 
 
 def _ms(began: float) -> float:
