@@ -26,12 +26,11 @@ from sklearn.linear_model import LogisticRegression
 
 from assistant.answering.abstention import CROSS_LANGUAGE, SAME_LANGUAGE, signals
 from assistant.config import Settings
-from assistant.evaluation.benchmark import (
+from assistant.evaluation.data import (
     ABSTENTION_QUESTIONS,
     REPORTED_SEED,
     SLICES,
     Benchmark,
-    _write_corpus,
     abstention_corpus,
     abstention_sample,
     draw,
@@ -39,6 +38,7 @@ from assistant.evaluation.benchmark import (
     load_benchmark,
     near_topic_paragraphs,
     near_topic_sample,
+    write_corpus,
 )
 from assistant.models.embedding_cache import CachedEmbedder
 from assistant.retrieval.followup import contextual_query
@@ -82,7 +82,7 @@ def main() -> None:
     )
     work = Path(tempfile.mkdtemp())
     try:
-        _write_corpus(work / "half", {d: v for d, v in bench.documents.items() if not held_out(v[0])})
+        write_corpus(work / "half", {d: v for d, v in bench.documents.items() if not held_out(v[0])})
         half = Assistant(settings.model_copy(update={"corpus": work / "half", "index": work / "index"}), embedder)
         half.build()
         store = half.store()
@@ -153,7 +153,7 @@ def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float, dump:
     # retrieval logit, verdict, label, same language, near-topic, slice, question language
     rows: list[tuple[float, float, int, bool, bool, str, str]] = []
     try:
-        _write_corpus(work / "half", abstention_corpus(bench, removed))
+        write_corpus(work / "half", abstention_corpus(bench, removed))
         half = Assistant(settings.model_copy(update={"corpus": work / "half", "index": work / "index"}), embedder)
         half.build()
         store = half.store()

@@ -37,19 +37,19 @@ from sklearn.linear_model import LogisticRegression
 from assistant.answering.abstention import CROSS_LANGUAGE, SAME_LANGUAGE, signals
 from assistant.answering.answer import candidates, choose
 from assistant.config import Settings
-from assistant.evaluation.benchmark import (
+from assistant.evaluation.data import (
     ABSTENTION_QUESTIONS,
     REPORTED_SEED,
     SLICES,
     Question,
-    _contains,
-    _write_corpus,
     abstention_corpus,
     abstention_sample,
+    contains,
     draw,
     load_benchmark,
     near_topic_paragraphs,
     near_topic_sample,
+    write_corpus,
 )
 from assistant.models.embedding_cache import CachedEmbedder
 from assistant.serving.assistant import Assistant
@@ -77,7 +77,7 @@ def observe(assistant: Assistant, question: Question, kind: str) -> dict[str, An
         "z": (SAME_LANGUAGE if same else CROSS_LANGUAGE).logit(sig),
         "signals": sig.as_list(),
         "candidates": [
-            {"score": c.score, "logit": float(v), "holds": _contains(c.text, question.answers)}
+            {"score": c.score, "logit": float(v), "holds": contains(c.text, question.answers)}
             for c, v in zip(ranked, logits, strict=True)
         ],
     }
@@ -114,7 +114,7 @@ def collect(settings: Settings, eval_dir: Path) -> list[dict[str, Any]]:
             ("test", abstention_corpus(bench, drawn.removed), [(q, k, "test") for q, k in test]),
         ]
         for name, documents, questions in indexes:
-            _write_corpus(work / name, documents)
+            write_corpus(work / name, documents)
             assistant = Assistant(
                 settings.model_copy(update={"corpus": work / name, "index": work / f"{name}-index"}), embedder
             )

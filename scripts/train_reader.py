@@ -52,7 +52,8 @@ from tokenizers import Tokenizer
 
 from assistant.answering.answer import READER_CANDIDATES
 from assistant.config import Settings
-from assistant.evaluation.benchmark import auroc, train_article
+from assistant.evaluation.benchmark import auroc
+from assistant.evaluation.data import train_article
 from assistant.files import sha256_file
 from assistant.ingest.passages import split_sentences
 from assistant.models import reader_model

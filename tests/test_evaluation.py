@@ -10,17 +10,15 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.evaluation.benchmark import (
+from assistant.evaluation.benchmark import auroc, format_report, run_eval
+from assistant.evaluation.data import (
     PRIMARY_ABSTENTION_SLICES,
     SLICES,
     abstention_corpus,
     abstention_sample,
-    auroc,
     draw,
-    format_report,
     held_out,
     load_benchmark,
-    run_eval,
 )
 
 from .conftest import EVAL_DIR

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from assistant.config import Settings
 from assistant.errors import AssistantError, BadQuestion
-from assistant.evaluation.benchmark import ABSTENTION_QUESTIONS, REPORTED_SEED
+from assistant.evaluation.data import ABSTENTION_QUESTIONS, REPORTED_SEED
 from assistant.serving.assistant import Assistant, answer_to_dict
 from assistant.types import Answer
 
@@ -194,7 +194,8 @@ def evaluate(
     ] = None,
 ) -> None:
     """Run the retrieval and abstention benchmark through the answer path; print a table per slice."""
-    from assistant.evaluation.benchmark import SLICES, format_report, run_eval
+    from assistant.evaluation.benchmark import format_report, run_eval
+    from assistant.evaluation.data import SLICES
 
     if realdocs:
         _evaluate_realdocs([*realdocs, *(more or [])], pdf, output)
