@@ -10,6 +10,7 @@ from assistant.answering.answer import Candidate, answer_first, candidates, span
 from assistant.config import Settings
 from assistant.retrieval.search import hybrid_search
 from assistant.serving.assistant import Assistant
+from assistant.text.question import AnalysedQuestion
 from assistant.types import Hit, Passage
 
 from .conftest import HashEmbedder
@@ -75,7 +76,7 @@ def _span_for(tmp_path: Path, sentence: str) -> tuple[str, str]:
     assistant = Assistant(settings, HashEmbedder())
     assistant.build()
     store = assistant.store()
-    hits = hybrid_search(store, sentence, "en", HashEmbedder().encode_queries([sentence])[0], 5)
+    hits = hybrid_search(store, AnalysedQuestion.of(sentence, "en"), HashEmbedder().encode_queries([sentence])[0], 5)
     citation = next(i for i, h in enumerate(hits) if sentence in h.passage.text)
     text = store.documents[hits[citation].passage.doc_id].text
     start = text.index(sentence)
@@ -140,8 +141,8 @@ def test_table_rows_are_candidates_with_their_column_names_and_header_rows_are_n
     store = Assistant(settings, HashEmbedder()).store()  # as saved and loaded again
     question = "Which command clones a remote repository?"
     vector = HashEmbedder().encode_queries([question])[0]
-    hits = hybrid_search(store, question, "en", vector, 5)
-    found = {c.text: c.reading for c in candidates(store, hits, vector, question, "en")}
+    hits = hybrid_search(store, AnalysedQuestion.of(question, "en"), vector, 5)
+    found = {c.text: c.reading for c in candidates(store, hits, vector, AnalysedQuestion.of(question, "en"))}
     assert found["| git clone URL | clone the remote repository |"] == (
         "command: git clone URL | function: clone the remote repository"
     )

@@ -17,6 +17,7 @@ from assistant.config import Settings
 from assistant.serving.assistant import Assistant
 from assistant.text.analysis import analyse, entity_terms
 from assistant.text.keywords import LexicalIndex
+from assistant.text.question import AnalysedQuestion
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +59,7 @@ def toy(tmp_path_factory: pytest.TempPathFactory, embedder, model_cache: Path) -
 def test_keyword_matches_do_not_crowd_out_the_other_language(toy: Assistant) -> None:
     question = "Combien de boutiques membres comptait l'association des boulangers lyonnais en 2021 ?"
     store = toy.store()
-    lexical, _ = store.lexical.scores(question, "fr")
+    lexical, _ = store.lexical.scores(AnalysedQuestion.of(question, "fr"))
     keyword_first = store.passages[int(np.argmax(lexical))].doc_id
     assert keyword_first.startswith("boulangers"), "the premise: keywords alone prefer a French distractor"
 
@@ -89,7 +90,7 @@ def test_analysis_handles_french_elision_accents_and_stemming() -> None:
     assert analyse("companies", "en") == analyse("company", "en")
     assert "next40" in entity_terms("Les classements Next40 et FT120")
     index = LexicalIndex.build(["Les entreprises du Next40", "Companies of the index"], ["fr", "en"])
-    scores, matched = index.scores("Quelles entreprises sont dans le Next40 ?", "fr")
+    scores, matched = index.scores(AnalysedQuestion.of("Quelles entreprises sont dans le Next40 ?", "fr"))
     assert scores[0] > 0 and scores[1] == 0 and "next40" in matched
 
 
@@ -144,10 +145,14 @@ def test_keywords_cross_languages_as_cognates() -> None:
         "Les événements du système sont écrits dans le journal.",
     ]
     index = LexicalIndex.build(texts, ["en", "en", "en", "fr"])
-    scores, _ = index.scores("Qui est l'ambassadeur du MEDEF ?", "fr")
+    ambassador = AnalysedQuestion.of("Qui est l'ambassadeur du MEDEF ?", "fr")
+    scores, _ = index.scores(ambassador)
     assert scores[0] > scores[1] > 0  # "ambassadeur" finds "ambassador"; MEDEF alone counts less
-    assert index.shared_terms(0, "Qui est l'ambassadeur du MEDEF ?", "fr") == ("ambassadeur", "MEDEF")
+    assert index.shared_terms(0, AnalysedQuestion.of("Qui est l'ambassadeur du MEDEF ?", "fr")) == (
+        "ambassadeur",
+        "MEDEF",
+    )
     assert "system" in index.cognates(analyse("système", "fr"))  # the same stem in both languages
     assert index.cognates(analyse("événements", "fr")) == []  # "even" is too short to be the same word
-    english, _ = index.scores("Which events does the system log?", "en")
+    english, _ = index.scores(AnalysedQuestion.of("Which events does the system log?", "en"))
     assert english[3] > 0  # and the other way round: "system" finds "système"

@@ -19,10 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
-from assistant.text.analysis import analyse, entity_terms
 from assistant.text.keywords import LexicalIndex
+from assistant.text.question import AnalysedQuestion
 from assistant.types import Hit
 
 NEUTRAL_COVERAGE = 0.5  # when the question has no term that can be compared
@@ -99,41 +97,40 @@ READER_MODELS = {
 READER_CROSS_LANGUAGE = ReaderModel(retrieval=0.848, reader=0.758, bias=0.081)
 
 
-def coverage(lexical: LexicalIndex, row: int, question: str, language: str) -> float:
+def coverage(lexical: LexicalIndex, row: int, question: AnalysedQuestion) -> float:
     """IDF-weighted share of the question's terms found in the passage at `row`."""
-    same = lexical.languages[row] == language
-    terms = (analyse(question, language) if same else []) + [f"\x01{e}" for e in entity_terms(question)]
+    same = lexical.languages[row] == question.language
+    terms = (list(question.terms) if same else []) + question.name_keys
     if not terms:
         return NEUTRAL_COVERAGE
     weights = lexical.weights
     present = set(weights.indices[weights.indptr[row] : weights.indptr[row + 1]].tolist())
-    idf = lexical.idf()
-    unknown = float(np.log(1 + (weights.shape[0] + 0.5) / 0.5))
     total = found = 0.0
     for term in terms:
-        column = lexical.vocabulary.get(term)
-        w = unknown if column is None else float(idf[column])
+        w = lexical.term_idf(term)
         total += w
+        column = lexical.vocabulary.get(term)
         if column is not None and column in present:
             found += w
     return found / total if total else NEUTRAL_COVERAGE
 
 
 def confidence(
-    hits: list[Hit], lexical: LexicalIndex, question: str, language: str, reader_logit: float | None = None
+    hits: list[Hit], lexical: LexicalIndex, question: AnalysedQuestion, reader_logit: float | None = None
 ) -> float:
     """Probability-like confidence (0..1) that the documents answer the question: from the
     retrieval signals, and with `reader_logit` (the reader's verdict on the answer sentence)
     from both."""
+    language = question.language
     same = hits[0].passage.language == language
     model = SAME_LANGUAGE if same else CROSS_LANGUAGE
-    z = model.logit(signals(hits, lexical, question, language))
+    z = model.logit(signals(hits, lexical, question))
     if reader_logit is None:
         return _sigmoid(z)
     return READER_MODELS.get(language if same else "", READER_CROSS_LANGUAGE).confidence(z, reader_logit)
 
 
-def signals(hits: list[Hit], lexical: LexicalIndex, question: str, language: str) -> Signals:
+def signals(hits: list[Hit], lexical: LexicalIndex, question: AnalysedQuestion) -> Signals:
     top = hits[0]
     gap = top.score - hits[1].score if len(hits) > 1 else 0.0
-    return Signals(top.similarity, top.sentence_similarity, coverage(lexical, top.row, question, language), gap)
+    return Signals(top.similarity, top.sentence_similarity, coverage(lexical, top.row, question), gap)

@@ -10,7 +10,8 @@ import numpy as np
 
 from assistant.models.reader import Reader
 from assistant.stores.base import StoredIndex
-from assistant.text.analysis import analyse, entity_terms, fold
+from assistant.text.analysis import analyse, entity_terms, fold, shared_stems
+from assistant.text.question import AnalysedQuestion
 from assistant.types import AnswerSpan, Citation, Hit, Passage
 
 SENTENCE_CANDIDATES = 3  # the answer sentence is chosen within this many best passages
@@ -128,13 +129,6 @@ _ASKS_FOR_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
-_COGNATE = 5  # letters of a long word that French and English spellings share
-
-
-def cognates(text: str) -> set[str]:
-    """Word stems that French and English technical text share: the first letters of long words
-    ("protocole"/"protocol", "configuration", "système"/"system" -> "proto", "confi", "syste")."""
-    return {"\x02" + w[:_COGNATE] for w in fold(text).split() if len(w) > _COGNATE and w.isalpha()}
 
 
 @dataclass(frozen=True)
@@ -165,7 +159,7 @@ def _cells(row: str) -> list[str]:
 
 
 def candidates(
-    store: StoredIndex, hits: list[Hit], query_vector: np.ndarray, question: str, language: str
+    store: StoredIndex, hits: list[Hit], query_vector: np.ndarray, question: AnalysedQuestion
 ) -> list[Candidate]:
     """The sentences of the best passages, best first, by how well they seem to answer.
 
@@ -176,9 +170,10 @@ def candidates(
     little when the question asks for a number or a date and the sentence has digits.
     Headings never answer; fragments of a few words only when nothing else can.
     """
-    question_terms = set(analyse(question, language)) | cognates(question)
-    names = set(entity_terms(question))
-    wants_number = bool(_ASKS_FOR_NUMBER.search(question))
+    language = question.language
+    question_terms = set(question.terms) | question.stems
+    names = set(question.names)
+    wants_number = bool(_ASKS_FOR_NUMBER.search(question.text))
     denominator = max(1, len(question_terms) + len(names))
     found: list[Candidate] = []
     for index, hit in enumerate(hits[:SENTENCE_CANDIDATES]):
@@ -196,7 +191,9 @@ def candidates(
             elif sentence.kind == "sentence" and words <= LABEL_WORDS and not _ENDS_SENTENCE.search(body):
                 score -= 0.08  # a caption or a label ("Table 3.1. List of boot loaders") rarely answers
             named = f"{header}\n{body}" if header else body  # a row means its column names too
-            terms = set(analyse(named, hit.passage.language)) if hit.passage.language == language else cognates(named)
+            terms = (
+                set(analyse(named, hit.passage.language)) if hit.passage.language == language else shared_stems(named)
+            )
             shared = len(question_terms & terms) + len(
                 names & set(entity_terms(named)) | names & set(fold(named).split())
             )

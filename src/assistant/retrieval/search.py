@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.stores.base import StoredIndex
+from assistant.text.question import AnalysedQuestion
 from assistant.types import Hit
 
 
@@ -58,8 +59,7 @@ def language_shifts(store: StoredIndex, pool: list[tuple[int, float]], size: int
 
 def hybrid_search(
     store: StoredIndex,
-    question: str,
-    language: str,
+    question: AnalysedQuestion,
     query_vector: np.ndarray,
     k: int,
     fusion: Fusion = DEFAULT_FUSION,
@@ -74,12 +74,12 @@ def hybrid_search(
     if shifts:  # a passage that its language's shift lifts into the candidates must be among them
         floor = pool[min(len(pool), max(k, fusion.dense_candidates)) - 1][1]
         dense.update((r, s) for r, s in pool if s + shifts.get(store.passages[r].language, 0.0) >= floor)
-    lexical, _ = store.lexical.scores(question, language)
+    lexical, _ = store.lexical.scores(question)
     best_lexical = float(lexical.max()) if lexical.size else 0.0
     # Keyword evidence is relative to the best passage of the same side: passages in the
     # question's language (scored on all its words) and the others (scored on names and
     # figures only) each have their own best, so neither side starts with an advantage.
-    same_language = store.lexical.same_language(language)
+    same_language = store.lexical.same_language(question.language)
     best_same = float(lexical[same_language].max()) if same_language.any() else 0.0
     best_other = float(lexical[~same_language].max()) if (~same_language).any() else 0.0
     candidates = set(dense)
@@ -106,7 +106,7 @@ def hybrid_search(
                 similarity=similarity,
                 sentence_similarity=sentence,
                 lexical=relative,
-                terms=store.lexical.shared_terms(row, question, language) if lexical[row] > 0 else (),
+                terms=store.lexical.shared_terms(row, question) if lexical[row] > 0 else (),
                 shift=shift,
             )
         )

@@ -35,6 +35,7 @@ from assistant.retrieval.search import hybrid_search
 from assistant.serving.versions import ServedVersion
 from assistant.stores.base import Store, StoredIndex
 from assistant.text.language import question_language
+from assistant.text.question import AnalysedQuestion
 from assistant.types import Answer, Document, Hit
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,7 @@ MAX_TOP_K = 20  # most passages one answer cites
 class Evidence:
     """What an answer is decided on."""
 
-    query: str  # the question as searched (with the conversation, for a follow-up)
-    language: str
+    query: AnalysedQuestion  # the question as searched (with the conversation, for a follow-up)
     hits: list[Hit]
     chosen: Candidate | None  # the answer sentence, if the passages have one
     verdict: float | None  # the reader's logit for it; None without the reader
@@ -179,8 +179,10 @@ class Assistant:
         vector = vectors[0]
         own_vector = vectors.mean(axis=0)
         own_vector /= float(np.linalg.norm(own_vector)) or 1.0
-        hits = distinct(hybrid_search(store, query, language, vector, 2 * k))[:k]
-        ranked = candidates(store, hits, own_vector, question, language) if hits else []
+        searched = AnalysedQuestion.of(query, language)
+        asked = searched if query == question else AnalysedQuestion.of(question, language)
+        hits = distinct(hybrid_search(store, searched, vector, 2 * k))[:k]
+        ranked = candidates(store, hits, own_vector, asked) if hits else []
         chosen, verdict, first_verdict = ranked[0] if ranked else None, None, None
         reader = self.reader
         if reader is not None and ranked:
@@ -188,7 +190,7 @@ class Assistant:
             # menés ?" says who only with them); the answers given are left out, they are long
             earlier = [t.question for t in (history or [])[-FOLLOW_UP_TURNS:]] if query != question else []
             chosen, verdict, first_verdict = read(reader, " ".join([*earlier, question]), ranked)
-        return Evidence(query, language, hits, chosen, verdict, first_verdict)
+        return Evidence(searched, hits, chosen, verdict, first_verdict)
 
     def answer(self, question: str, top_k: int | None = None, history: list[Turn] | None = None) -> Answer:
         """Cited passages for `question`, the sentence that answers it, or an abstention."""
@@ -205,7 +207,7 @@ class Assistant:
                 )
         store = self.store()
         found = self.evidence(store, question, k, history)
-        language, hits, chosen = found.language, found.hits, found.chosen
+        language, hits, chosen = found.query.language, found.hits, found.chosen
         if not hits:
             return Answer(
                 question,
@@ -216,7 +218,7 @@ class Assistant:
                 index_version=store.version,
                 took_ms=_ms(began),
             )
-        confidence = answer_confidence(hits, store.lexical, found.query, language, found.verdict)
+        confidence = answer_confidence(hits, store.lexical, found.query, found.verdict)
         abstained = confidence < self.settings.abstain_below
         if not abstained and chosen is not None:
             hits, chosen = answer_first(hits, chosen, found.verdict, found.first_verdict)

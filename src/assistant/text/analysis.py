@@ -102,3 +102,19 @@ def entity_terms(text: str) -> tuple[str, ...]:
 def words(text: str) -> list[str]:
     """The words of `text` as written, French elisions removed ("l'équipe" -> "équipe")."""
     return [m.group(0) for m in _TOKEN.finditer(_ELISION.sub(" ", text))]
+
+
+NAME_MARK = "\x01"  # a name's key in the keyword index: apart from the ordinary term of the same letters
+STEM_MARK = "\x02"  # a shared stem's key (`shared_stems`): never an index term
+SHARED_STEM = 5  # letters of a long word that French and English spellings share
+
+
+def name_key(name: str) -> str:
+    """The keyword-index key of a name (as `entity_terms` gives it)."""
+    return NAME_MARK + name
+
+
+def shared_stems(text: str) -> set[str]:
+    """Word stems that French and English technical text share: the first letters of long words
+    ("protocole"/"protocol", "configuration", "système"/"system" -> "proto", "confi", "syste")."""
+    return {STEM_MARK + w[:SHARED_STEM] for w in fold(text).split() if len(w) > SHARED_STEM and w.isalpha()}

@@ -16,12 +16,18 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from assistant.text.analysis import analyse, entity_terms, fold, words
+from assistant.text.analysis import NAME_MARK, analyse, entity_terms, name_key
+from assistant.text.question import AnalysedQuestion
 
 K1 = 1.2
 B = 0.75
 SAME_STEM = 5  # a stem this long, found in a passage of another language, is the same word ("secur", "system")
 COGNATE = 6  # stems this long that share most of their letters are cognates ("ambassadeur" / "ambassador")
+
+
+def bm25_idf(df: np.ndarray | np.floating, n: int) -> np.ndarray:
+    """BM25's inverse document frequency of terms found in `df` of `n` passages."""
+    return np.log(1 + (n - df + 0.5) / (df + 0.5))  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -41,7 +47,7 @@ class LexicalIndex:
         self.postings = self.weights.tocsc()
         prefixes: dict[str, list[str]] = {}
         for term in self.vocabulary:
-            if len(term) >= COGNATE and term[0] != "\x01" and term.isalpha():
+            if len(term) >= COGNATE and term[0] != NAME_MARK and term.isalpha():
                 prefixes.setdefault(term[:COGNATE], []).append(term)
         self._prefixes = {k: tuple(v) for k, v in prefixes.items()}
 
@@ -75,7 +81,7 @@ class LexicalIndex:
         counts: list[int] = []
         lengths = np.zeros(len(texts), dtype=np.float32)
         for row, (text, lang) in enumerate(zip(texts, languages, strict=True)):
-            terms = analyse(text, lang) + [f"\x01{t}" for t in entity_terms(text)]
+            terms = analyse(text, lang) + [name_key(t) for t in entity_terms(text)]
             lengths[row] = len(terms)
             tf: dict[int, int] = {}
             for term in terms:
@@ -89,8 +95,7 @@ class LexicalIndex:
             (np.asarray(counts, np.float32), (np.asarray(rows, np.int64), np.asarray(cols, np.int64))),
             shape=(n, max(len(vocabulary), 1)),
         )
-        df = np.bincount(tf_matrix.indices, minlength=tf_matrix.shape[1]).astype(np.float32)
-        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        idf = bm25_idf(np.bincount(tf_matrix.indices, minlength=tf_matrix.shape[1]).astype(np.float32), n)
         avg = float(lengths.mean()) if n else 1.0
         coo = tf_matrix.tocoo()
         norm = K1 * (1 - B + B * lengths[coo.row] / max(avg, 1e-6))
@@ -102,13 +107,19 @@ class LexicalIndex:
         """Inverse document frequency of every term (computed once)."""
         cached = self.__dict__.get("_idf")
         if cached is None:
-            n = self.weights.shape[0]
             df = np.bincount(self.weights.indices, minlength=self.weights.shape[1]).astype(np.float32)
-            cached = np.log(1 + (n - df + 0.5) / (df + 0.5))
+            cached = bm25_idf(df, self.weights.shape[0])
             self.__dict__["_idf"] = cached
         return cached
 
-    def scores(self, question: str, question_language: str) -> tuple[np.ndarray, list[str]]:
+    def term_idf(self, term: str) -> float:
+        """The IDF of `term`; a term no passage has weighs as one in no passage."""
+        column = self.vocabulary.get(term)
+        if column is None:
+            return float(bm25_idf(np.float64(0.0), self.weights.shape[0]))
+        return float(self.idf()[column])
+
+    def scores(self, question: AnalysedQuestion) -> tuple[np.ndarray, list[str]]:
         """BM25 score of every passage, and the question terms that exist in the index.
 
         A passage in the question's language is scored on all the question's terms
@@ -120,10 +131,10 @@ class LexicalIndex:
         total = np.zeros(n, dtype=np.float32)
         if n == 0:
             return total, []
-        entities = [f"\x01{t}" for t in entity_terms(question)]
+        entities = question.name_keys
         matched: set[str] = set()
-        same = self.same_language(question_language)
-        terms = analyse(question, question_language)
+        same = self.same_language(question.language)
+        terms = list(question.terms)
         if same.any():
             matched.update(t for t in terms if t in self.vocabulary)
             total += np.where(same, self._score_terms(terms + entities), 0)
@@ -148,16 +159,16 @@ class LexicalIndex:
         unique, counts = np.unique(np.asarray(columns), return_counts=True)
         return np.asarray(self.postings[:, unique] @ counts.astype(np.float32), dtype=np.float32).ravel()
 
-    def shared_terms(self, row: int, question: str, question_language: str) -> tuple[str, ...]:
+    def shared_terms(self, row: int, question: AnalysedQuestion) -> tuple[str, ...]:
         """The question's words that the passage at `row` contains (as analysed), in question order."""
         start, end = self.weights.indptr[row], self.weights.indptr[row + 1]
         present = set(self.weights.indices[start:end].tolist())
-        same = self.languages[row] == question_language
-        names = set(entity_terms(question))
+        same = self.languages[row] == question.language
+        names = set(question.names)
         shared: list[str] = []
-        for word in words(question):
-            keys = [f"\x01{fold(word)}"] if fold(word) in names else []
-            keys += analyse(word, question_language) if same else self.cognates(analyse(word, question_language))
+        for word, folded, analysed in question.words:
+            keys = [name_key(folded)] if folded in names else []
+            keys += list(analysed) if same else self.cognates(list(analysed))
             if any(self.vocabulary.get(key) in present for key in keys) and word not in shared:
                 shared.append(word)
         return tuple(shared)
