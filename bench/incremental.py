@@ -11,17 +11,14 @@ their ratio (the target: the incremental rebuild takes at most 5% of the full bu
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-
-from common import machine, report  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import EVAL, machine, report, squad
 
 
 def main() -> None:
@@ -29,15 +26,14 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=1000)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    piaf = ROOT.parent / "shared" / "eval" / "piaf-v1.0.json"
+    piaf = EVAL / "piaf-v1.0.json"
     if not piaf.exists():
         raise SystemExit(f"evaluation data not found: {piaf}")
 
     from assistant.config import Settings
     from assistant.serving.assistant import Assistant
 
-    data = json.loads(piaf.read_text(encoding="utf-8"))["data"]
-    paragraphs = [p["context"] for article in data for p in article["paragraphs"]]
+    paragraphs, _ = squad(piaf)
     work = Path(tempfile.mkdtemp())
     try:
         corpus = work / "corpus"

@@ -11,7 +11,6 @@ benchmark's questions.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import statistics
@@ -20,10 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, percentile, report
-
-ROOT = Path(__file__).resolve().parents[1]
-EVAL = ROOT.parent / "shared" / "eval"
+from common import EVAL, machine, percentile, report, squad_paragraphs
 
 
 def main() -> None:
@@ -34,15 +30,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from assistant.text.keywords import LexicalIndex
+    from assistant.text.question import AnalysedQuestion
 
     sentences: list[tuple[str, str]] = []
     questions: list[tuple[str, str]] = []
     for name, lang in (("piaf-v1.0.json", "fr"), ("xquad.en.json", "en")):
-        data = json.loads((EVAL / name).read_text(encoding="utf-8"))["data"]
-        for article in data:
-            for para in article["paragraphs"]:
-                sentences += [(s, lang) for s in re.split(r"(?<=[.!?])\s+", para["context"]) if len(s.split()) > 4]
-                questions += [(q["question"], lang) for q in para["qas"]]
+        for para in squad_paragraphs(EVAL / name):
+            sentences += [(s, lang) for s in re.split(r"(?<=[.!?])\s+", para["context"]) if len(s.split()) > 4]
+            questions += [(q["question"], lang) for q in para["qas"]]
     texts = [f"{sentences[i % len(sentences)][0]} ({i})" for i in range(args.passages)]
     languages = [sentences[i % len(sentences)][1] for i in range(args.passages)]
 
@@ -55,7 +50,7 @@ def main() -> None:
     times = []
     for question, lang in rng.sample(questions, args.questions):
         t = time.perf_counter()
-        index.scores(question, lang)
+        index.scores(AnalysedQuestion.of(question, lang))
         times.append((time.perf_counter() - t) * 1000)
     result = {
         "machine": machine(),

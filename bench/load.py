@@ -27,15 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine, percentile
-from run import drive, first_answer, free_port
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
+from common import ROOT, drive, first_answer, machine, memory_mb, percentile, start_assistant
 
 
 async def hammer(port: int, clients: int, seconds: float) -> dict[str, Any]:
@@ -53,14 +45,8 @@ async def hammer(port: int, clients: int, seconds: float) -> dict[str, Any]:
 
 
 def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
     started = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port = start_assistant(env)
     first_answer(port, started, server)
     return server, port
 
@@ -86,7 +72,7 @@ def main() -> None:
         try:
             for run in (1, 2):
                 figures = asyncio.run(hammer(port, args.clients, args.seconds))
-                figures["server_rss_mb_after"] = rss_mb(server.pid)
+                figures["server_rss_mb_after"] = memory_mb(server.pid)
                 result[f"sustained_run_{run}"] = figures
         finally:
             stop(server)

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,16 +29,10 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine, report
+from common import ROOT, machine, report, start_assistant
 from pg_scale import start_server
 
 QUESTION = "Combien d'entreprises compte la French Tech Corporate Community ?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def health(port: int) -> dict[str, object]:
@@ -106,16 +99,9 @@ def main() -> None:
             return re.findall(r"version (\S+)\)", done.stdout)[-1]
 
         first = index("builder")
-        ports = [free_port(), free_port()]
-        replicas = [
-            subprocess.Popen(
-                [assistant, "serve", "--port", str(p), "--index", str(work / f"replica-{i}")],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for i, p in enumerate(ports)
-        ]
+        started = [start_assistant(env, "--index", str(work / f"replica-{i}"), command=(assistant,)) for i in range(2)]
+        replicas = [server for server, _ in started]
+        ports = [port for _, port in started]
         try:
             for port, proc in zip(ports, replicas, strict=True):
                 wait_ready(port, proc)

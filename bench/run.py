@@ -31,30 +31,30 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import EVAL, ROOT, machine, median_of, percentile, squad
+from common import (
+    EVAL,
+    QUESTIONS,
+    ROOT,
+    drive,
+    first_answer,
+    machine,
+    median_of,
+    memory_mb,
+    percentile,
+    squad,
+    squad_paragraphs,
+    start_assistant,
+)
 
-QUESTIONS = [
-    "Combien de pays l'équipe du MEDEF a-t-elle visités ?",
-    "How many companies are in the French Tech Corporate Community?",
-    "Qui coordonne la French Tech Corporate Community ?",
-    "What are the goals of the Digital Disruption Lab?",
-    "Quand la mission numérique des grands groupes a-t-elle été lancée ?",
-    "What is the capital of Australia?",
-    "Quelle est la recette de la tarte tatin ?",
-    "Which countries have leading digital environments?",
-]
 BACKENDS = ("openvino", "onnx", "onnx-int8", "torch")
 SECTIONS = {"embedding", "build", "http", "reader"}
 
@@ -149,80 +149,6 @@ def index_build(count: int) -> dict[str, Any]:
 # --- 3. HTTP -------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def request_bytes(question: str) -> bytes:
-    body = json.dumps({"question": question}).encode()
-    head = (
-        "POST /api/answer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bool]:
-    """One request on a kept-alive connection: its status, and whether it carried Retry-After."""
-    writer.write(request)
-    await writer.drain()
-    status = int((await reader.readline()).split()[1])
-    length, retry = 0, False
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.decode("latin-1").partition(":")
-        name = name.strip().lower()
-        length = int(value) if name == "content-length" else length
-        retry = retry or name == "retry-after"
-    await reader.readexactly(length)
-    return status, retry
-
-
-@dataclass
-class Traffic:
-    """What `drive` saw: statuses (0 for a broken connection), latencies, refusals without Retry-After."""
-
-    statuses: Counter[int] = field(default_factory=Counter)
-    latencies: list[float] = field(default_factory=list)
-    refused_without_retry_after: int = 0
-    seconds: float = 0.0
-
-
-async def drive(port: int, clients: int, seconds: float, back_off: bool = False) -> Traffic:
-    """`clients` keep-alive clients asking QUESTIONS in turn for `seconds`; with `back_off`, a
-    client refused with 429/503 waits 50 ms before its next request, as a polite client does."""
-    requests = [request_bytes(q) for q in QUESTIONS]
-    seen = Traffic()
-    deadline = time.perf_counter() + seconds
-
-    async def client(offset: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        i = offset
-        try:
-            while time.perf_counter() < deadline:
-                began = time.perf_counter()
-                try:
-                    status, retry = await exchange(reader, writer, requests[i % len(requests)])
-                    seen.refused_without_retry_after += status in (429, 503) and not retry
-                except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
-                    status = 0
-                    writer.close()
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                seen.latencies.append((time.perf_counter() - began) * 1000)
-                seen.statuses[status] += 1
-                if back_off and status in (429, 503):
-                    await asyncio.sleep(0.05)
-                i += 1
-        finally:
-            writer.close()
-
-    began = time.perf_counter()
-    await asyncio.gather(*(client(n) for n in range(clients)))
-    seen.seconds = time.perf_counter() - began
-    return seen
-
-
 async def load(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
     seen = await drive(port, concurrency, seconds)
     latencies = seen.latencies
@@ -236,49 +162,14 @@ async def load(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
     }
 
 
-def first_answer(port: int, started: float, server: subprocess.Popen[bytes]) -> float:
-    request = request_bytes(QUESTIONS[0])
-
-    async def attempt() -> bool:
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            return False
-        try:
-            return (await exchange(reader, writer, request))[0] == 200
-        finally:
-            writer.close()
-
-    while not asyncio.run(attempt()):
-        if server.poll() is not None:
-            raise SystemExit("the server exited before answering")
-        if time.perf_counter() - started > 120:
-            raise SystemExit("the server did not answer within 120 s")
-        time.sleep(0.02)
-    return time.perf_counter() - started
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
-
-
 def http(env: dict[str, str], seconds: float) -> dict[str, Any]:
-    port = free_port()
     started = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port = start_assistant(env)
     try:
         result: dict[str, Any] = {"first_answer_s": round(first_answer(port, started, server), 2)}
         for concurrency in (1, 8):
             result[f"concurrency_{concurrency}"] = asyncio.run(load(port, concurrency, seconds))
-        result["server_peak_rss_mb"] = peak_rss_mb(server.pid)
+        result["server_peak_rss_mb"] = memory_mb(server.pid, peak=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -288,21 +179,17 @@ def http(env: dict[str, str], seconds: float) -> dict[str, Any]:
 # --- 4. the answer reader's cost ------------------------------------------------------
 
 
-def paragraphs_of(path: Path) -> list[dict[str, Any]]:
-    return [p for article in json.loads(path.read_text(encoding="utf-8"))["data"] for p in article["paragraphs"]]
-
-
 def benchmark_questions(count: int) -> tuple[list[str], list[str]]:
     """`count` paragraphs (half PIAF, half XQuAD English) and every question about them (XQuAD's
     in English, Spanish and German)."""
     rng = random.Random(0)
     texts: list[str] = []
     questions: list[str] = []
-    piaf = paragraphs_of(EVAL / "piaf-v1.0.json")
+    piaf = squad_paragraphs(EVAL / "piaf-v1.0.json")
     for p in rng.sample(piaf, count // 2):
         texts.append(p["context"])
         questions += [q["question"] for q in p["qas"]]
-    xquad = {lang: paragraphs_of(EVAL / f"xquad.{lang}.json") for lang in ("en", "es", "de")}
+    xquad = {lang: squad_paragraphs(EVAL / f"xquad.{lang}.json") for lang in ("en", "es", "de")}
     for i in rng.sample(range(len(xquad["en"])), count - count // 2):
         texts.append(xquad["en"][i]["context"])
         questions += [q["question"] for lang in xquad for q in xquad[lang][i]["qas"]]

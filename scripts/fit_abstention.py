@@ -1,15 +1,15 @@
 """Fit the abstention model's coefficients (a calibration, run by hand; not a test).
 
-    python bench/fit_abstention.py [--seed 1] [--questions 2000]
+    python scripts/fit_abstention.py [--seed 1] [--questions 2000] [--reader]
 
 Builds the held-out-articles index of `assistant eval` (half of the PIAF/XQuAD articles,
 chosen by a hash of the title), draws a calibration sample among the questions that
 `assistant eval` does not ask in its reported run, computes the signals of
-`assistant.answering.abstention` for each question through the real search, and fits one
-logistic regression for questions whose
-best passage is in the question's language and one for the others (cross-language
-similarities run lower). Prints the coefficients to paste into `abstention.py`, the bias shifted so that
-confidence 0.5 answers 95% of the answerable calibration questions.
+`assistant.answering.abstention` for each question on the passages the product finds for it
+(`Assistant.evidence`), and fits one logistic regression for questions whose best passage is in
+the question's language and one for the others (cross-language similarities run lower). Prints
+the coefficients to paste into `abstention.py`, the bias shifted so that confidence 0.5 answers
+95% of the answerable calibration questions.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import argparse
 import json
 import random
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -36,24 +37,19 @@ from assistant.evaluation.data import (
     draw,
     held_out,
     load_benchmark,
-    near_topic_paragraphs,
-    near_topic_sample,
     write_corpus,
 )
-from assistant.models.embedding_cache import CachedEmbedder
-from assistant.retrieval.followup import contextual_query
-from assistant.retrieval.search import hybrid_search
 from assistant.serving.assistant import Assistant
-from assistant.text.language import question_language
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calibration import EVAL, eval_embedder, train_draw
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--questions", type=int, default=2000)
-    parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval")
+    parser.add_argument("--eval-dir", type=Path, default=EVAL)
     parser.add_argument("--reader", action="store_true", help="fit the combination with the answer reader")
     parser.add_argument(
         "--answered",
@@ -75,28 +71,23 @@ def main() -> None:
     bench = Benchmark(
         loaded.documents, {name: [q for q in qs if q.text not in reported] for name, qs in loaded.questions.items()}
     )
-    embedder = CachedEmbedder(
-        Assistant(settings).embedder,
-        settings.model_cache / f"eval-embeddings-{settings.backend}.sqlite",
-        cache_queries=True,
-    )
+    embedder = eval_embedder(settings)
     work = Path(tempfile.mkdtemp())
     try:
         write_corpus(work / "half", {d: v for d, v in bench.documents.items() if not held_out(v[0])})
-        half = Assistant(settings.model_copy(update={"corpus": work / "half", "index": work / "index"}), embedder)
+        # the retrieval signals only: the answer reader is not asked
+        update = {"corpus": work / "half", "index": work / "index", "reader": False}
+        half = Assistant(settings.model_copy(update=update), embedder)
         half.build()
         store = half.store()
         rng = random.Random(args.seed)
-        sample = abstention_sample(bench, rng, args.questions // 4, ("fr->fr", "en->en", "es->en", "de->en"))
+        sample = abstention_sample(bench, rng, args.questions // 4, tuple(SLICES))
         rows: list[tuple[list[float], int, bool]] = []
         for q, answerable in sample:
-            label = int(answerable)
-            language = question_language(q.text, settings.default_language)
-            query = contextual_query(q.text, language, [])
-            vector = embedder.encode_queries([query])[0]
-            hits = hybrid_search(store, query, language, vector, 10)
-            same = hits[0].passage.language == language
-            rows.append((signals(hits, store.lexical, query, language).as_list(), label, same))
+            found = half.evidence(store, q.text, 10)
+            same = found.hits[0].passage.language == found.query.language
+            sig = signals(found.hits, store.lexical, found.query)
+            rows.append((sig.as_list(), int(answerable), same))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -138,16 +129,10 @@ def _cut(z: np.ndarray, answered: float, dropped: int = 0, total: int | None = N
 def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float, dump: Path | None = None) -> None:
     settings = Settings()
     bench = load_benchmark(eval_dir)
-    embedder = CachedEmbedder(
-        Assistant(settings).embedder,
-        settings.model_cache / f"eval-embeddings-{settings.backend}.sqlite",
-        cache_queries=True,
-    )
-    rng = random.Random(seed)
-    slices = ("fr->fr", "en->en", "es->en", "de->en")
-    removed = near_topic_paragraphs(bench, rng, train=True)
-    sample = abstention_sample(bench, rng, questions // 4, slices, train=True, removed=removed)
-    sample += [(q, False) for qs in near_topic_sample(bench, rng, removed, slices).values() for q in qs]
+    embedder = eval_embedder(settings)
+    slices = tuple(SLICES)
+    removed, sample, near_topic = train_draw(bench, random.Random(seed), questions // 4, slices)
+    sample += [(q, False) for q in near_topic]
     assert not any(not q.train for q, _ in sample), "calibration must see train articles only"
     work = Path(tempfile.mkdtemp())
     # retrieval logit, verdict, label, same language, near-topic, slice, question language
@@ -159,11 +144,11 @@ def fit_reader(seed: int, questions: int, eval_dir: Path, answered: float, dump:
         store = half.store()
         for q, answerable in sample:
             found = half.evidence(store, q.text, 10)
-            same = found.hits[0].passage.language == found.language
+            same = found.hits[0].passage.language == found.query.language
             model = SAME_LANGUAGE if same else CROSS_LANGUAGE
-            z = model.logit(signals(found.hits, store.lexical, found.query, found.language))
+            z = model.logit(signals(found.hits, store.lexical, found.query))
             assert found.verdict is not None
-            rows.append((z, found.verdict, int(answerable), same, q.gold in removed, q.slice, found.language))
+            rows.append((z, found.verdict, int(answerable), same, q.gold in removed, q.slice, found.query.language))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if dump is not None:

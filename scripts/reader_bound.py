@@ -1,9 +1,9 @@
 """How far can the abstention decision go with the answer reader as it is? (a measurement; not a test)
 
-    python bench/reader_bound.py [--read 4,8] [--json artifacts/reader_bound.json]
+    python scripts/reader_bound.py [--read 4,8] [--json artifacts/reader_bound.json]
 
 Asks, through the real search and the real reader, the calibration questions of
-`bench/fit_abstention.py --reader` (train articles: answerable, held-out, near-topic) and the
+`scripts/fit_abstention.py --reader` (train articles: answerable, held-out, near-topic) and the
 questions `assistant eval` reports (test articles, seed 0), keeping for each the retrieval
 signals and the reader's logits for the first 8 candidate sentences. Then, per slice and per
 number of candidates read, a logistic model on the train articles combines either the two
@@ -43,19 +43,16 @@ from assistant.evaluation.data import (
     SLICES,
     Question,
     abstention_corpus,
-    abstention_sample,
     contains,
     draw,
     load_benchmark,
-    near_topic_paragraphs,
-    near_topic_sample,
     write_corpus,
 )
-from assistant.models.embedding_cache import CachedEmbedder
 from assistant.serving.assistant import Assistant
+from assistant.text.question import AnalysedQuestion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import EVAL, ROOT
+from calibration import EVAL, ROOT, eval_embedder, train_draw
 
 KEPT = 8  # candidates whose reader logits are kept per question
 TRAIN_ANSWERABLE = 300  # per slice, asked of the full index (the "answered" questions of train articles)
@@ -64,13 +61,14 @@ TRAIN_ANSWERABLE = 300  # per slice, asked of the full index (the "answered" que
 def observe(assistant: Assistant, question: Question, kind: str) -> dict[str, Any]:
     store = assistant.store()
     found = assistant.evidence(store, question.text, 10)
-    vector = assistant.embedder.encode_queries([found.query])[0]
-    ranked = candidates(store, found.hits, vector, question.text, found.language)[:KEPT]
+    vector = assistant.embedder.encode_queries([found.query.text])[0]
+    asked = AnalysedQuestion.of(question.text, found.query.language)
+    ranked = candidates(store, found.hits, vector, asked)[:KEPT]
     reader = assistant.reader
     assert reader is not None, "the reader is off (ASSISTANT_READER=false)"
     logits = reader.score(question.text, [(c.title, c.text) for c in ranked])
-    same = found.hits[0].passage.language == found.language
-    sig = signals(found.hits, store.lexical, found.query, found.language)
+    same = found.hits[0].passage.language == found.query.language
+    sig = signals(found.hits, store.lexical, found.query)
     return {
         "slice": question.slice,
         "kind": kind,  # full (answerable, full index), ans, held, near (abstention index)
@@ -85,15 +83,12 @@ def observe(assistant: Assistant, question: Question, kind: str) -> dict[str, An
 
 def collect(settings: Settings, eval_dir: Path) -> list[dict[str, Any]]:
     bench = load_benchmark(eval_dir)
-    base = Assistant(settings)
-    embedder = CachedEmbedder(
-        base.embedder, settings.model_cache / f"eval-embeddings-{settings.backend}.sqlite", cache_queries=True
-    )
+    embedder = eval_embedder(settings)
     names = tuple(SLICES)
-    rng = random.Random(1)  # the calibration draw of bench/fit_abstention.py --reader
-    removed_train = near_topic_paragraphs(bench, rng, train=True)
-    train = [(q, "ans" if ok else "held") for q, ok in abstention_sample(bench, rng, 500, names, True, removed_train)]
-    train += [(q, "near") for qs in near_topic_sample(bench, rng, removed_train, names).values() for q in qs]
+    # the calibration draw of scripts/fit_abstention.py --reader
+    removed_train, sample, near_topic = train_draw(bench, random.Random(1), 500, names)
+    train = [(q, "ans" if ok else "held") for q, ok in sample]
+    train += [(q, "near") for q in near_topic]
     pick = random.Random(7)
     train_full = [q for n in names for q in pick.sample([q for q in bench.questions[n] if q.train], TRAIN_ANSWERABLE)]
     drawn = draw(bench, REPORTED_SEED, SLICES, ABSTENTION_QUESTIONS)

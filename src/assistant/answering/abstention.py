@@ -9,7 +9,7 @@ Signals of the best passage (all cheap, all already computed by the search):
 - `gap`: how far the best passage stands above the second.
 
 They are combined by a logistic regression whose coefficients were fitted with
-`python bench/fit_abstention.py` on a calibration sample of the held-out-articles
+`python scripts/fit_abstention.py` on a calibration sample of the held-out-articles
 benchmark (seed 1, 500 questions per slice) drawn among the questions that
 `assistant eval` does not ask.
 """
@@ -74,12 +74,12 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
-# Fitted by bench/fit_abstention.py (logistic regressions, C=100), one for a best passage in
+# Fitted by scripts/fit_abstention.py (logistic regressions, C=100), one for a best passage in
 # the question's language and one across languages, where similarities run lower. Each bias
 # is shifted so that confidence 0.5 answers 95% of the answerable calibration questions.
 SAME_LANGUAGE = AbstentionModel(weights=(30.71, 38.26, 4.83, 7.43), bias=-58.69)
 CROSS_LANGUAGE = AbstentionModel(weights=(43.21, 35.35, 0.16, 38.01), bias=-62.39)
-# With the reader: fitted by `bench/fit_abstention.py --reader` on the reader's train articles
+# With the reader: fitted by `scripts/fit_abstention.py --reader` on the reader's train articles
 # only; one model per language when the best passage is in the question's language (the
 # reader's scores run higher in English than in French), one across languages; each bias
 # answers 97% of the answerable calibration questions (the test articles' slices answer
