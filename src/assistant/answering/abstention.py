@@ -49,7 +49,7 @@ class AbstentionModel:
         return _sigmoid(self.logit(signals))
 
 
-FLOOR_SLOPE = 2.0  # a reader model's cap is 0.5 at its floor, 0.88 one logit above it, 0.12 one below
+FLOOR_SLOPE = 2.0  # how sharply a reader model's floor caps the confidence: 0.5 at the floor, 0.88 one logit above
 
 
 @dataclass(frozen=True)
@@ -74,22 +74,13 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
-# Fitted by scripts/fit_abstention.py (logistic regressions, C=100), one for a best passage in
-# the question's language and one across languages, where similarities run lower. Each bias
-# is shifted so that confidence 0.5 answers 95% of the answerable calibration questions.
+# Fitted by `python scripts/fit_abstention.py`: one model for a best passage in the question's
+# language, one across languages, where similarities run lower (docs/quality.md#the-abstention-models)
 SAME_LANGUAGE = AbstentionModel(weights=(30.71, 38.26, 4.83, 7.43), bias=-58.69)
 CROSS_LANGUAGE = AbstentionModel(weights=(43.21, 35.35, 0.16, 38.01), bias=-62.39)
-# With the reader: fitted by `scripts/fit_abstention.py --reader` on the reader's train articles
-# only; one model per language when the best passage is in the question's language (the
-# reader's scores run higher in English than in French), one across languages; each bias
-# answers 97% of the answerable calibration questions (the test articles' slices answer
-# 0.960 / 0.965 / 0.953 / 0.927, fr / en / es / de). In French the reader weighs little in the
-# combination (it is weaker there on average), yet its strong no is rarely wrong: 0.8% of the
-# answerable train questions get a verdict below -2, and all were declined anyway. The fit keeps
-# a floor where it declines more of the unanswerable questions at the same share answered
-# (`FLOORS` in the fit): French, -1.75: near-topic declined 0.375 -> 0.422 on train articles,
-# 0.275 -> 0.310 on test articles; "Quel est le prix d'un abonnement Debian ?" over the Debian
-# Reference (retrieval logit 3.8, every passage is about Debian; reader -2.9) is declined.
+# With the reader: fitted by `python scripts/fit_abstention.py --reader` on train articles; per
+# language, the reader's scores running higher in English; French keeps a floor, the reader's
+# strong no being rarely wrong (docs/quality.md#the-abstention-models)
 READER_MODELS = {
     "fr": ReaderModel(retrieval=0.536, reader=0.527, bias=0.457, floor=-1.75),
     "en": ReaderModel(retrieval=0.617, reader=0.880, bias=-1.949),

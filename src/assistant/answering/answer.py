@@ -16,39 +16,21 @@ from assistant.types import AnswerSpan, Citation, Hit, Passage
 
 SENTENCE_CANDIDATES = 3  # the answer sentence is chosen within this many best passages
 READER_CANDIDATES = 4  # the reader reads at most this many of their best sentences
-# How much a sentence's passage score counts in its rank among the candidates (and, through
-# RETRIEVAL_WEIGHT, in the reader's choice). Fitted on 500/400/300/300 train-article questions
-# (fr/en/es/de) with the reader's logits of each question's 12 best candidates: 0.5 -> 2.5
-# puts a sentence holding the answer among the 4 read for fr/en/es/de 0.770/0.943/0.897/0.863
-# -> 0.800/0.958/0.920/0.880, and the answer sentence 0.628/0.873/0.797/0.743 ->
-# 0.634/0.887/0.827/0.767 (flat from 2.5 to 10). Test articles: read 0.796/0.970/0.913/0.897
-# -> 0.820/0.975/0.943/0.930, answer sentence 0.584/0.873/0.780/0.723 -> 0.596/0.877/0.800/0.743.
-# Real documents: the HTML chapters hold the answer 15/20 with 0.5, 1.0 and 2.5; the French
-# PDF 9/20 with 0.5 and 1.0, 7/20 with 2.5 (two answers sit in the second passage). 1.0,
-# refitted, lowered de R@1 (0.897 -> 0.890) and near-topic abstention: 2.5 is kept.
+# Rank weight of a sentence's passage score among the candidates (and, through
+# RETRIEVAL_WEIGHT, in the reader's choice): docs/quality.md#passage_weight
 PASSAGE_WEIGHT = 2.5
-# The best 2 candidates are read first; when the reader rates one of them at least
-# `CONFIDENT_VERDICT` (logit), the others are not read: 2.8 sentences read per question instead
-# of 4. Fitted on train articles (logits of the first 8 candidates kept per question): answer
-# sentence, R@1 and abstention within 0.01 of reading 4, on test articles as well. Reading
-# the best one alone first (threshold 2, 2.4 read) measured the same on the benchmark but lost
-# 2 of 20 on the real documents, where the first two candidates are often near-duplicates
-# ("The locales-all package comes with all locale data pre-compiled …" before "The locales
-# package does not come with pre-compiled locale data.").
+# The best 2 are read first; a verdict this confident spares reading the others (near-duplicate
+# first candidates are why it is 2, not 1): docs/quality.md#first_read
 FIRST_READ = 2
 CONFIDENT_VERDICT = 2.0
-# The reader's logit decides, the retrieval score breaks near-ties (600 train-article
-# questions: sentence right 0.743 with the logit alone, 0.745 with this weight; 2-8 alike).
+# The reader's logit decides, the retrieval score breaks near-ties: docs/quality.md#retrieval_weight
 RETRIEVAL_WEIGHT = 4.0
-# The passage holding the answer sentence is cited first when the reader rates that sentence
-# this much (logit) above every sentence it read from the first passage (or read none from
-# it). Measured on the benchmark's test articles, R@1 fr/en/es/de 0.770/0.970/0.910/0.893 ->
-# 0.770/0.980/0.930/0.897; real documents, right file first 17/20 -> 18/20. Moving it first
-# whatever the margin cost 0.03 R@1 in French.
+# The answer sentence's passage is cited first when the reader prefers that sentence by this
+# much (logit) to the first passage's: docs/quality.md#first_margin
 FIRST_MARGIN = 1.0
 FRAGMENT_WORDS = 6  # a unit of this many words or fewer is a fragment (a label, a bare command)
 LABEL_WORDS = 15
-KEYWORD_WEIGHT = 0.2  # measured on the real-documents dev set (0.1: 8/20 answers hold; 0.2-0.45: 10/20)
+KEYWORD_WEIGHT = 0.2  # the shared keywords' weight in a candidate's rank: docs/quality.md#keyword_weight
 _ENDS_SENTENCE = re.compile(r"[.!?…:;)»”\"']\s*$")
 # A sentence that announces what follows ("… by the following.", "… can be:", "Voici …
 # suivantes :"): its answer is the command, list item or row under it.

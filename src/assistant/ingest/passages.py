@@ -225,10 +225,8 @@ def chunk_document(
     for i, block in enumerate(blocks):
         if i in skip:
             # a passage is one span of text: it cannot step over boilerplate, except a label of
-            # a word or two ("Note", "Astuce", "Warning" before an admonition) right under a
-            # heading, which would else stand alone as a passage (on the real documents, 22 of
-            # 961 passages were a lone heading, all before such a label; its text stays in the
-            # passage). Stepping over every such label measured no better there.
+            # a word or two ("Note", "Astuce") right under a heading, which would else leave the
+            # heading alone as a passage (docs/quality.md, "Stepping over every short label")
             lone_heading = bool(sections) and not stepped and all(u.kind == "heading" for u in sections[-1][1])
             if not lone_heading or _word_count(text, block.start, block.end) > LABEL_MAX_WORDS:
                 stepped = True

@@ -9,7 +9,7 @@ chosen runtime:
   elsewhere (vectors within 1e-4 cosine of torch fp32). The frontend keeps attention as one
   operation, which OpenVINO runs fused; the same model read from ONNX had its attention
   spelled out in MatMul/Softmax/Transpose nodes and ran 1.5-4× slower on long passages
-  (measured on a 2-core AMX Xeon: 8×256 tokens 3,300 → 7,400 tokens/s, 2×512 1,500 → 5,700).
+  (docs/performance.md).
 - `onnx`: the fp32 ONNX graph (torch's exporter) run by ONNX Runtime;
 - `onnx-int8`: ONNX Runtime with weights quantised to int8 (dynamic quantisation).
 

@@ -31,7 +31,7 @@ from assistant.types import Hit
 
 @dataclass(frozen=True)
 class Fusion:
-    """Weights of the fused score; measured with `assistant eval`."""
+    """Weights of the fused score, chosen with `assistant eval` (docs/quality.md#fusion)."""
 
     passage: float = 1.0
     sentence: float = 1.0

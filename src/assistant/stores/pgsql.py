@@ -40,9 +40,8 @@ PGVECTOR_MAX_EF_SEARCH = 1000
 SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"  # a version read whole, as of one moment
 
 
-# pgvector's HNSW needs a wider build than FAISS's for the same recall: on 200,000 synthetic
-# vectors (bench/pg_scale.py, m 32, ef_search 256) ef_construction 64 gave recall@10 0.882
-# and 128 gave 0.978, for a 1.6x longer build (FAISS reaches 0.977 at 1M with 64)
+# pgvector's HNSW needs a wider build than FAISS's for the same recall:
+# docs/quality.md#pg_min_ef_construction
 PG_MIN_EF_CONSTRUCTION = 128
 
 
