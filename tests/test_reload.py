@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import assistant.stores.base as store_module
+import assistant.stores.files as store_module
 from assistant.config import Settings
 from assistant.errors import IndexMismatch
 from assistant.serving.assistant import Assistant
