@@ -128,6 +128,7 @@ def serve(
     watch: Annotated[bool, typer.Option("--watch", help="Rebuild when files under the corpus change.")] = False,
 ) -> None:
     """Serve the chat page and the HTTP API; builds the index first if there is none."""
+    # the server's modules load only for `serve`: `ask` and `index` start faster without them
     import uvicorn
 
     from assistant.serving.api import create_app
@@ -194,6 +195,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Run the retrieval and abstention benchmark through the answer path; print a table per slice."""
+    # loaded for this command only, like the server's modules for `serve`
     from assistant.evaluation.benchmark import format_report, run_eval
     from assistant.evaluation.data import SLICES
 

@@ -151,7 +151,7 @@ def run_realdocs(
 ) -> dict[str, Any]:
     """Build a fresh index of `folder/corpus` (or of the one file `pdf`) and ask every question of
     `folder/questions.jsonl` over HTTP; returns the figures and every answer."""
-    from assistant.serving.api import create_app
+    from assistant.serving.api import create_app  # FastAPI only for this command, not for `assistant eval`
 
     questions = load_questions(folder / "questions.jsonl")
     work = Path(tempfile.mkdtemp(prefix="assistant-realdocs-"))

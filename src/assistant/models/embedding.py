@@ -15,6 +15,7 @@ from assistant.config import DEFAULT_MODEL, Settings
 from assistant.errors import ModelError
 from assistant.models.export import quiet_transformers
 from assistant.models.provision import provision_default_model
+from assistant.models.runtime import RuntimeEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +164,6 @@ def load_embedder(settings: Settings) -> Embedder:
     identity = _directory_identity(path)
     if settings.backend == "torch":
         return SentenceTransformerEmbedder(str(path), identity, settings.threads)
-    from assistant.models.runtime import RuntimeEmbedder
-
     if settings.backend == "onnx-int8":
         identity += "+int8"
     return RuntimeEmbedder(path, identity, settings.backend, settings.model_cache, settings.threads)
