@@ -43,6 +43,9 @@ def test_an_installed_wheel_serves_the_chat_page(tmp_path: Path, built: Settings
     (wheel,) = (tmp_path / "dist").glob("assistant-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"assistant/web/index.html", "assistant/web/app.js", "assistant/models/data/reader.safetensors"} <= names
+    # the MIT licence and the third-party notices (model weights, training data) travel with it
+    licences = {n.rsplit("/", 1)[-1] for n in names if ".dist-info/licenses/" in n}
+    assert {"LICENSE", "NOTICE.md"} <= licences
     site = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
