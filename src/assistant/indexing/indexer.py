@@ -19,7 +19,7 @@ from assistant.ingest.documents import Corpus, Skipped, load_corpus
 from assistant.ingest.passages import STRUCTURE_VERSION, chunk_document
 from assistant.models.embedding import Embedder
 from assistant.models.embedding_cache import CachedEmbedder
-from assistant.stores.base import Store
+from assistant.stores.base import NewVersion, Store
 from assistant.stores.vectors import choose_vector_index
 from assistant.text.keywords import LexicalIndex
 from assistant.text.language import detect_language
@@ -304,7 +304,7 @@ def _build(
     }
     phase("writing the new version")
     lexical = LexicalIndex.build([p.text for p in passages], [p.language for p in passages])
-    version = store.save(passages, vectors, sentence_vectors, lexical, loaded.documents, manifest)
+    version = store.save(NewVersion(passages, vectors, sentence_vectors, lexical, loaded.documents, manifest))
     embedder.finish_build()  # the cache keeps what this version and the previous one use
     report = BuildReport(
         version=version,

@@ -93,16 +93,25 @@ def manifest_digest(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def check_counts(
-    passages: list[Passage], vectors: np.ndarray, sentence_vectors: np.ndarray, lexical: LexicalIndex
-) -> int:
-    """What a store is given to save must match row for row; returns the number of sentences."""
-    n_sentences = sum(len(p.sentences) for p in passages)
-    if vectors.shape[0] != len(passages) or sentence_vectors.shape[0] != n_sentences:
-        raise ValueError("vector counts do not match the passages")
-    if lexical.weights.shape[0] != len(passages):
-        raise ValueError("the keyword index does not match the passages")
-    return n_sentences
+@dataclass(frozen=True)
+class NewVersion:
+    """What a build hands a store to save: the rows of a version, and its manifest."""
+
+    passages: list[Passage]
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    lexical: LexicalIndex
+    documents: list[Document]
+    manifest: dict[str, Any]
+
+    def sentence_count(self) -> int:
+        """The number of sentences, once the rows are checked to match one for one."""
+        n_sentences = sum(len(p.sentences) for p in self.passages)
+        if self.vectors.shape[0] != len(self.passages) or self.sentence_vectors.shape[0] != n_sentences:
+            raise ValueError("vector counts do not match the passages")
+        if self.lexical.weights.shape[0] != len(self.passages):
+            raise ValueError("the keyword index does not match the passages")
+        return n_sentences
 
 
 def complete_manifest(
@@ -134,15 +143,7 @@ class Store(Protocol):
 
     def load(self, model_identity: str | None = None, version: str | None = None) -> StoredIndex: ...
 
-    def save(
-        self,
-        passages: list[Passage],
-        vectors: np.ndarray,
-        sentence_vectors: np.ndarray,
-        lexical: LexicalIndex,
-        documents: list[Document],
-        manifest: dict[str, Any],
-    ) -> str: ...
+    def save(self, new: NewVersion) -> str: ...
 
     def lock(self) -> AbstractContextManager[None]: ...
 

@@ -37,8 +37,8 @@ from assistant.files import sha256_file
 from assistant.stores.base import (
     KEEP_VERSIONS,
     VERSION_NAME,
+    NewVersion,
     StoredIndex,
-    check_counts,
     check_loaded,
     check_manifest,
     complete_manifest,
@@ -49,7 +49,7 @@ from assistant.stores.base import (
 )
 from assistant.stores.vectors import make_vector_index, tune_vector_index
 from assistant.text.keywords import LexicalIndex
-from assistant.types import Document, Passage
+from assistant.types import Passage
 
 CURRENT = "CURRENT"
 
@@ -100,17 +100,10 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def save_version(
-    index_dir: Path,
-    passages: list[Passage],
-    vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    lexical: LexicalIndex,
-    documents: list[Document],
-    manifest: dict[str, Any],
-) -> str:
+def save_version(index_dir: Path, new: NewVersion) -> str:
     """Write a complete new version and make it current atomically; returns its name."""
-    n_sentences = check_counts(passages, vectors, sentence_vectors, lexical)
+    n_sentences = new.sentence_count()
+    passages, manifest = new.passages, new.manifest
     versions = index_dir / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
     version = version_name()
@@ -123,7 +116,7 @@ def save_version(
         if len(passages):
             faiss.omp_set_num_threads(os.cpu_count() or 1)  # an HNSW build uses every core (per thread)
             index.add_with_ids(
-                np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(passages), dtype=np.int64)
+                np.ascontiguousarray(new.vectors, dtype=np.float32), np.arange(len(passages), dtype=np.int64)
             )
         faiss.write_index(index, str(staging / "vectors.faiss"))
         records, first = [], 0
@@ -143,14 +136,14 @@ def save_version(
                     "text": d.text,
                     "pages": list(d.pages),
                 }
-                for d in documents
+                for d in new.documents
             ],
         )
-        lexical.save(staging)
+        new.lexical.save(staging)
         with (staging / "sentences.npy").open("wb") as f:
-            np.save(f, np.ascontiguousarray(sentence_vectors, dtype=np.float32), allow_pickle=False)
+            np.save(f, np.ascontiguousarray(new.sentence_vectors, dtype=np.float32), allow_pickle=False)
         files = {name: sha256_file(staging / name) for name in FILES}
-        full = complete_manifest(manifest, version, len(passages), len(documents), n_sentences, files=files)
+        full = complete_manifest(manifest, version, len(passages), len(new.documents), n_sentences, files=files)
         (staging / "manifest.json").write_text(json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8")
         for name in (*FILES, "manifest.json"):
             _fsync_file(staging / name)
@@ -299,16 +292,8 @@ class FileStore:
     def load(self, model_identity: str | None = None, version: str | None = None) -> StoredIndex:
         return load_version(self.path, model_identity, version)
 
-    def save(
-        self,
-        passages: list[Passage],
-        vectors: np.ndarray,
-        sentence_vectors: np.ndarray,
-        lexical: LexicalIndex,
-        documents: list[Document],
-        manifest: dict[str, Any],
-    ) -> str:
-        return save_version(self.path, passages, vectors, sentence_vectors, lexical, documents, manifest)
+    def save(self, new: NewVersion) -> str:
+        return save_version(self.path, new)
 
     def lock(self) -> AbstractContextManager[None]:
         return build_lock(self.path)

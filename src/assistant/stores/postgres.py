@@ -46,6 +46,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from assistant.errors import BuildBusy, IndexMismatch, IndexMissing, IndexWriteError, StoreUnavailable
 from assistant.stores.base import (
     VERSION_NAME,
+    NewVersion,
     StoredIndex,
     check_loaded,
     check_manifest,
@@ -71,7 +72,6 @@ from assistant.stores.pgsql import (
 from assistant.stores.pgvectors import PgVectors
 from assistant.stores.postgres_build import create_tables, drop_old, write_version
 from assistant.text.keywords import LexicalIndex
-from assistant.types import Document, Passage
 
 log = logging.getLogger(__name__)
 
@@ -359,21 +359,11 @@ class PostgresStore:
             self.location, manifest, vectors, passages, documents, sentence_vectors, sentence_rows, lexical
         )
 
-    def save(
-        self,
-        passages: list[Passage],
-        vectors: np.ndarray,
-        sentence_vectors: np.ndarray,
-        lexical: LexicalIndex,
-        documents: list[Document],
-        manifest: dict[str, Any],
-    ) -> str:
+    def save(self, new: NewVersion) -> str:
         """Write a complete new version and make it current, in one transaction; returns its name."""
         try:
             with self._connect("build") as conn:
-                version = write_version(
-                    conn, self.schema, passages, vectors, sentence_vectors, lexical, documents, manifest
-                )
+                version = write_version(conn, self.schema, new)
                 self._current = version
                 drop_old(conn, self.schema, keep=version)
         except psycopg.Error as exc:  # lost connection, disk full, ...: the transaction rolled back

@@ -19,10 +19,8 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from assistant.errors import StoreUnavailable
-from assistant.stores.base import KEEP_VERSIONS, check_counts, complete_manifest, version_name
+from assistant.stores.base import KEEP_VERSIONS, NewVersion, complete_manifest, version_name
 from assistant.stores.pgsql import GRACE_SECONDS, PG_MIN_EF_CONSTRUCTION, SETUP_LOCK, unavailable, version_schema
-from assistant.text.keywords import LexicalIndex
-from assistant.types import Document, Passage
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +75,12 @@ def create_tables(connect: Callable[[str], psycopg.Connection[Any]], schema: str
 def write_version(
     conn: psycopg.Connection[Any],
     store_schema: str,
-    passages: list[Passage],
-    vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    lexical: LexicalIndex,
-    documents: list[Document],
-    manifest: dict[str, Any],
+    new: NewVersion,
 ) -> str:
     """Write a complete new version and make it current, in one transaction; returns its name."""
     register_vector(conn)
-    n_sentences = check_counts(passages, vectors, sentence_vectors, lexical)
+    n_sentences = new.sentence_count()
+    manifest = new.manifest
     dimension = int(manifest["model"]["dimension"])
     version = version_name()
     schema = sql.Identifier(version_schema(store_schema, version))
@@ -110,7 +104,7 @@ def write_version(
             sql.SQL("CREATE TABLE {}.sentence_vectors (row int PRIMARY KEY, vectors bytea NOT NULL)").format(schema)
         )
         conn.execute(sql.SQL("CREATE TABLE {}.blobs (name text PRIMARY KEY, data bytea NOT NULL)").format(schema))
-        copy_rows(conn, schema, passages, vectors, sentence_vectors, lexical, documents)
+        copy_rows(conn, schema, new)
         spec = dict(manifest.get("vector_index", {}))
         if spec.get("kind") == "hnsw":
             spec["ef_construction"] = max(int(spec["ef_construction"]), PG_MIN_EF_CONSTRUCTION)
@@ -123,8 +117,8 @@ def write_version(
         full = complete_manifest(
             manifest,
             version,
-            len(passages),
-            len(documents),
+            len(new.passages),
+            len(new.documents),
             n_sentences,
             vector_index=spec,
             store="postgresql",
@@ -147,19 +141,16 @@ def write_version(
 def copy_rows(
     conn: psycopg.Connection[Any],
     schema: sql.Identifier,
-    passages: list[Passage],
-    vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    lexical: LexicalIndex,
-    documents: list[Document],
+    new: NewVersion,
 ) -> None:
     """COPY every row of a version (binary for the vectors: the fastest way in)."""
+    passages = new.passages
     columns = "(position, id, title, language, source, sha256, text, pages)"
     with conn.cursor().copy(sql.SQL("COPY {}.documents " + columns + " FROM STDIN").format(schema)) as copy:
-        for position, d in enumerate(documents):
+        for position, d in enumerate(new.documents):
             pages = json.dumps(list(d.pages))
             copy.write_row((position, d.id, d.title, d.language, d.source, d.sha256, d.text, pages))
-    unit = np.ascontiguousarray(vectors, dtype=np.float32)
+    unit = np.ascontiguousarray(new.vectors, dtype=np.float32)
     columns = "(row, doc_id, ordinal, start_char, end_char, language, sentences, section, sentence_row, embedding)"
     first = 0
     with conn.cursor().copy(
@@ -171,13 +162,13 @@ def copy_rows(
             fields = (row, p.doc_id, p.ordinal, p.start, p.end, p.language, spans, p.section, first)
             copy.write_row((*fields, unit[row]))
             first += len(p.sentences)
-    sentences = np.ascontiguousarray(sentence_vectors, dtype=np.float32)
+    sentences = np.ascontiguousarray(new.sentence_vectors, dtype=np.float32)
     first = 0
     with conn.cursor().copy(sql.SQL("COPY {}.sentence_vectors (row, vectors) FROM STDIN").format(schema)) as copy:
         for row, p in enumerate(passages):
             copy.write_row((row, sentences[first : first + len(p.sentences)].tobytes()))
             first += len(p.sentences)
-    npz, meta = lexical.to_bytes()
+    npz, meta = new.lexical.to_bytes()
     insert = sql.SQL("INSERT INTO {}.blobs (name, data) VALUES ('lexical.npz', %s), ('lexical.json', %s)")
     conn.execute(insert.format(schema), (npz, meta))
 
