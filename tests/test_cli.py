@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,27 @@ def test_invalid_settings_are_reported(tmp_path: Path) -> None:
 def test_unknown_settings_are_rejected_at_start_up() -> None:
     out = run("ask", "hello", env={"ASSISTANT_TOPK": "3"})
     assert out.returncode == 1 and "ASSISTANT_TOPK" in out.stderr and "ASSISTANT_TOP_K" in out.stderr
+
+
+@pytest.mark.slow
+def test_ready_means_ready_the_port_listens_and_the_first_answer_waits_for_no_model(built: Settings) -> None:
+    """Whoever reads the ready line connects at once, and the first question finds the model,
+    the reader and the index loaded and run (a reader loaded on first use took seconds)."""
+    env = {**os.environ, "ASSISTANT_MODEL_CACHE": str(built.model_cache)}
+    command = [sys.executable, "-m", "assistant", "serve", "--corpus", str(built.corpus), "--index", str(built.index)]
+    server = subprocess.Popen([*command, "--port", "0"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()  # blocks until the server says it is ready (or exits)
+        assert "assistant ready: open http://localhost:" in line, line
+        port = int(line.split("http://localhost:")[1].split("/")[0])
+        body = json.dumps({"question": "Combien d'entreprises compte la French Tech Corporate Community ?"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/answer", body.encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # no retry: it must listen now
+            answer = json.loads(response.read())
+        assert answer["citations"] and answer["took_ms"] < 1000, answer["took_ms"]
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)  # and closes the pipe

@@ -129,9 +129,7 @@ def serve(
 ) -> None:
     """Serve the chat page and the HTTP API; builds the index first if there is none."""
     # the server's modules load only for `serve`: `ask` and `index` start faster without them
-    import uvicorn
-
-    from assistant.serving.api import create_app
+    from assistant.serving.api.server import run_server
 
     settings = _settings(corpus=corpus, index=index, host=host, port=port)
     assistant = Assistant(settings)
@@ -143,29 +141,17 @@ def serve(
             typer.echo(f"no index yet: building it from {settings.corpus}/ ...")
             report = assistant.build(progress=sys.stderr.isatty())
             typer.echo(f"indexed {report.documents} documents, {report.passages} passages")
-        assistant.store()
-        assistant.embedder.encode_queries(["warm-up"])
+        assistant.warm()
     except AssistantError as exc:
         _fail(str(exc))
     shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
-    typer.secho(
-        f"assistant ready: open http://{shown}:{settings.port}/  (API docs at /docs; Ctrl+C to stop)", bold=True
-    )
-    if watch:
-        typer.echo(f"watching {settings.corpus}/ for changes")
-    uvicorn.run(
-        create_app(settings, assistant, watch_corpus=watch),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        # the app answers 503 + Retry-After past max_in_flight API requests; this is the
-        # backstop against floods of connections that never send a request
-        limit_concurrency=4 * settings.max_in_flight + 64,
-        # the app reads X-Forwarded-For itself, from ASSISTANT_TRUSTED_PROXIES only (uvicorn
-        # would trust it from 127.0.0.1, which any local process can be)
-        proxy_headers=False,
-        timeout_graceful_shutdown=30,  # Ctrl+C / SIGTERM: requests in progress finish first
-    )
+
+    def ready(port: int) -> None:
+        typer.secho(f"assistant ready: open http://{shown}:{port}/  (API docs at /docs; Ctrl+C to stop)", bold=True)
+        if watch:
+            typer.echo(f"watching {settings.corpus}/ for changes")
+
+    run_server(settings, assistant, watch, ready)
 
 
 @app.command(name="eval")

@@ -41,6 +41,8 @@ from assistant.types import Answer, Document, Hit
 log = logging.getLogger(__name__)
 
 FOLLOW_UP_TURNS = 2  # previous questions that give context to a follow-up
+# asked once before serving, one per language: every model has run and every lazy table is filled
+WARM_UP = ("What do the documents say about this?", "Que disent les documents à ce sujet ?")
 MAX_TOP_K = 20  # most passages one answer cites
 
 
@@ -160,6 +162,12 @@ class Assistant:
     def settle(self, timeout: float | None = None) -> StoredIndex:
         """The version to answer from once any load in progress has finished."""
         return self.versions.settle(timeout)
+
+    def warm(self) -> None:
+        """Load the index version, the model and the reader and run them once (a question per
+        language through the whole answer path), so that the first user waits for none of it."""
+        for question in WARM_UP:
+            self.answer(question)
 
     def evidence(self, store: StoredIndex, question: str, k: int, history: list[Turn] | None = None) -> Evidence:
         """What an answer is decided on: the passages found, the candidate sentence chosen and the
