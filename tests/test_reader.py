@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +156,38 @@ def test_the_reader_changes_the_decision(built: Settings, embedder: Embedder) ->
     without = Assistant(built.model_copy(update={"reader": False}), embedder).answer(question)
     with_reader = Assistant(built, embedder).answer(question)
     assert not without.abstained and with_reader.abstained
+
+
+def test_concurrent_requests_are_read_together_without_waiting_in_line(reader: Reader) -> None:
+    """While the reader runs one request's sentences, the requests that arrive meanwhile are
+    read in one call after it, each getting its own logits, as if it had been alone."""
+    cases = [(q, [("Bridge", a), ("Bridge", u)]) for q, a, u in CASES] * 4
+    alone = [reader.score(q, pairs) for q, pairs in cases]
+    real_run = reader._run
+    calls: list[int] = []
+    first_running, release = threading.Event(), threading.Event()
+
+    def observed(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        calls.append(ids.shape[0])
+        if len(calls) == 1:  # hold the first call until every other request is waiting
+            first_running.set()
+            assert release.wait(60)
+        return real_run(ids, mask)
+
+    reader._run = observed  # the real model, observed
+    try:
+        with ThreadPoolExecutor(len(cases)) as pool:
+            first = pool.submit(reader.score, *cases[0])
+            assert first_running.wait(60)
+            rest = [pool.submit(reader.score, q, pairs) for q, pairs in cases[1:]]
+            deadline = time.monotonic() + 60
+            while len(reader._pairs._waiting) < len(rest):  # each request queues in a moment
+                assert time.monotonic() < deadline, "requests did not queue behind the running call"
+                time.sleep(0.001)  # queueing sets no event: it is polled
+            release.set()
+            together = [first.result(), *(f.result() for f in rest)]
+    finally:
+        reader._run = real_run
+    assert calls == [2, 2 * len(rest)]  # the first request alone, then all the others in one call
+    for a, b in zip(alone, together, strict=True):
+        assert np.allclose(a, b, atol=1e-3)

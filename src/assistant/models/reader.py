@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 from assistant.config import Settings
 from assistant.errors import ModelError
 from assistant.models import reader_model
+from assistant.models.batching import Batcher
 from assistant.models.export import prepare_export, write_runtime_file
 from assistant.models.provision import provision_default_model
 from assistant.models.runtime import session
@@ -45,7 +45,9 @@ class Reader:
             raise ModelError(f"cannot load the answer reader: {exc}") from exc
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=reader_model.MAX_TOKENS)
-        self._lock = threading.Lock()
+        # concurrent requests' candidates are read in one call, by one thread at a time: the
+        # inference object is not shared between calls, and no request waits behind a lock
+        self._pairs: Batcher[tuple[str, str]] = Batcher(self._logits)
 
     def _load(
         self, transformer_dir: Path, cache_dir: Path, threads: int | None
@@ -73,7 +75,9 @@ class Reader:
         """Logits of (title, sentence) candidates for the question, in their order."""
         if not candidates:
             return np.zeros(0, dtype=np.float32)
-        pairs = [reader_model.pair(question, title, sentence) for title, sentence in candidates]
+        return self._pairs.submit([reader_model.pair(question, title, sentence) for title, sentence in candidates])
+
+    def _logits(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(pairs)
         width = max(len(e.ids) for e in encodings)
         ids = np.full((len(pairs), width), 1, dtype=np.int64)  # 1: the model's padding id
@@ -81,13 +85,12 @@ class Reader:
         for r, e in enumerate(encodings):
             ids[r, : len(e.ids)] = e.ids
             mask[r, : len(e.ids)] = 1
-        with self._lock:
-            return np.asarray(self._run(ids, mask), dtype=np.float32).reshape(-1)
+        return np.asarray(self._run(ids, mask), dtype=np.float32).reshape(-1)
 
 
 def load_reader(settings: Settings) -> Reader:
     """The answer reader over the provisioned embedding model, on the embedder's runtime; one
-    per process and configuration (it is stateless and serialises its own calls)."""
+    per process and configuration (it is stateless and batches concurrent calls)."""
     return _reader(settings.backend, settings.model_cache, settings.threads)
 
 

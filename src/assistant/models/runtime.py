@@ -2,7 +2,7 @@
 
 The model runs from its one-off export (`export.py`). Tokenisation, prompts, pooling and
 normalisation follow the model directory's own sentence-transformers configuration;
-concurrent questions are encoded together (`_QueryBatcher`).
+concurrent questions are encoded together (`batching.Batcher`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from assistant.errors import ModelError
 from assistant.files import read_json
+from assistant.models.batching import Batcher
 from assistant.models.export import prepare_runtime
 
 
@@ -94,60 +95,6 @@ def session(runtime: str, path: Path, threads: int | None) -> Callable[[np.ndarr
     return run_onnx
 
 
-class _QueryBatcher:
-    """Encodes the questions of concurrent requests together.
-
-    The first caller to find the model idle runs every question waiting at that moment in
-    one call; the others wait for their vectors. Alone, a question goes straight through;
-    under load, one batch of 8 short questions costs about what 2 or 3 single ones do.
-    """
-
-    def __init__(self, run: Callable[[list[str]], np.ndarray]) -> None:
-        self._run = run
-        self._cond = threading.Condition()
-        self._waiting: list[_Pending] = []
-        self._busy = False
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        mine = _Pending(texts)
-        with self._cond:
-            self._waiting.append(mine)
-            while not mine.done and self._busy:
-                self._cond.wait()
-            if mine.done:
-                return mine.result()
-            batch, self._waiting, self._busy = self._waiting, [], True
-        try:
-            vectors = self._run([t for pending in batch for t in pending.texts])
-            start = 0
-            for pending in batch:
-                pending.vectors = vectors[start : start + len(pending.texts)]
-                start += len(pending.texts)
-        except BaseException as exc:
-            for pending in batch:
-                pending.error = exc
-        with self._cond:
-            for pending in batch:
-                pending.done = True
-            self._busy = False
-            self._cond.notify_all()
-        return mine.result()
-
-
-class _Pending:
-    def __init__(self, texts: list[str]) -> None:
-        self.texts = texts
-        self.done = False
-        self.vectors: np.ndarray | None = None
-        self.error: BaseException | None = None
-
-    def result(self) -> np.ndarray:
-        if self.error is not None:
-            raise self.error
-        assert self.vectors is not None
-        return self.vectors
-
-
 MAX_BATCH_ROWS = 64
 
 
@@ -192,7 +139,7 @@ class RuntimeEmbedder:
         self._lock = threading.Lock()
         probe = self._embed(["probe"])
         self.dimension = int(probe.shape[1])
-        self._queries = _QueryBatcher(lambda texts: self._embed(texts, batch_size=32))
+        self._queries: Batcher[str] = Batcher(lambda texts: self._embed(texts, batch_size=32))
 
     def _embed(self, texts: list[str], batch_size: int = 8, progress: bool = False) -> np.ndarray:
         """Unit vectors of the texts, as given (prompts already applied), in their order.
@@ -240,7 +187,7 @@ class RuntimeEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         prefix = self._layout.prompts.get("query", "")
-        return self._queries.encode([prefix + t for t in texts])
+        return self._queries.submit([prefix + t for t in texts])
 
     def encode_passages(self, texts: list[str], batch_size: int = 8, progress: bool = False) -> np.ndarray:
         return self._encode(texts, "passage", batch_size, progress)
