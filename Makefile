@@ -32,9 +32,10 @@ lint: install
 	$(BIN)/mypy src bench scripts
 	$(BIN)/lint-imports
 
-## The performance harness (several minutes): table on screen, JSON in artifacts/bench.json.
+## What users see of the speed (several minutes; needs `wrk`): table on screen and in
+## docs/performance.md, JSON in artifacts/http_load.json. `bench/run.py` measures the parts.
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/http_load.py
 
 clean:
 	rm -rf $(VENV) index

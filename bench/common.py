@@ -35,15 +35,20 @@ QUESTIONS = [
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
+    """The cores, the CPU with the vector instructions the models can use, and Python."""
+    cpu, flags = platform.processor() or platform.machine(), set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    names = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX"}
+    vector = "/".join(name for flag, name in names.items() if flag in flags) or "no AVX2"
+    return f"{os.cpu_count()} cores, {cpu} ({vector}), Python {platform.python_version()}"
 
 
 def percentile(values: list[float], q: float) -> float:
