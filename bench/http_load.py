@@ -74,7 +74,16 @@ def build(corpus: Path, index: Path, env: dict[str, str]) -> float:
 
 def wrk(port: int, questions: Path, connections: int, seconds: float) -> dict[str, Any]:
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{round(seconds)}s", "--latency", "-s", str(LUA), f"http://127.0.0.1:{port}"],
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{round(seconds)}s",
+            "--latency",
+            "-s",
+            str(LUA),
+            f"http://127.0.0.1:{port}",
+        ],
         env={**os.environ, "QUESTIONS": str(questions)},
         capture_output=True,
         text=True,
