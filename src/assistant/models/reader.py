@@ -22,7 +22,7 @@ from assistant.models import reader_model
 from assistant.models.batching import Batcher
 from assistant.models.export import prepare_export, write_runtime_file
 from assistant.models.provision import provision_default_model
-from assistant.models.runtime import session
+from assistant.models.runtime import load_tokenizer, session
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +31,12 @@ class Reader:
     """Scores (question, title, sentence) triples: a logit, higher when the sentence answers."""
 
     def __init__(self, transformer_dir: Path, runtime: str, cache_dir: Path, threads: int | None = None) -> None:
-        from tokenizers import Tokenizer
-
         digest = reader_model.verify_weights()
         self.identity = f"reader@{digest[:16]}"
         self.runtime = "onnx" if runtime == "onnx-int8" else runtime  # int8 would change the calibrated scores
         try:
             self._run = self._load(transformer_dir, cache_dir, threads)
-            self._tokenizer = Tokenizer.from_file(str(transformer_dir / "tokenizer.json"))
+            self._tokenizer = load_tokenizer(transformer_dir / "tokenizer.json")
         except ModelError:
             raise
         except Exception as exc:

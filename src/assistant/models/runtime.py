@@ -7,6 +7,7 @@ concurrent questions are encoded together (`batching.Batcher`).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from assistant.errors import ModelError
 from assistant.files import read_json
@@ -62,6 +64,28 @@ def read_layout(model_dir: Path) -> ModelLayout:
         pooling=mode,
         dimension=int(pooling.get("word_embedding_dimension") or 0),
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _vocabulary(path: Path) -> Tokenizer:
+    return Tokenizer.from_file(str(path))
+
+
+def load_tokenizer(path: Path) -> Tokenizer:
+    """A tokenizer of its own (truncation and padding are set per tokenizer) over the
+    vocabulary model of `path`, loaded once per process: e5's 250,000-piece model takes
+    about 280 MB, which the embedder and the answer reader share."""
+    shared = _vocabulary(path.resolve())
+    own = Tokenizer(shared.model)  # the model object itself, not a copy
+    own.normalizer, own.pre_tokenizer = shared.normalizer, shared.pre_tokenizer
+    own.post_processor, own.decoder = shared.post_processor, shared.decoder
+    added = shared.get_added_tokens_decoder()
+    for token_id in sorted(added):  # in their order: a token outside the model's vocabulary gets the next id
+        token = added[token_id]
+        (own.add_special_tokens if token.special else own.add_tokens)([token])
+    if sorted(own.get_added_tokens_decoder()) != sorted(added):  # a layout this cannot rebuild: a copy
+        return Tokenizer.from_file(str(path))
+    return own
 
 
 def session(runtime: str, path: Path, threads: int | None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -121,13 +145,11 @@ class RuntimeEmbedder:
     def __init__(
         self, model_dir: Path, identity: str, runtime: str, cache_dir: Path, threads: int | None = None
     ) -> None:
-        from tokenizers import Tokenizer
-
         layout = read_layout(model_dir)
         path = prepare_runtime(layout.transformer_dir, identity, runtime, cache_dir)
         try:
             self._run = session(runtime, path, threads)
-            self._tokenizer = Tokenizer.from_file(str(layout.tokenizer_file))
+            self._tokenizer = load_tokenizer(layout.tokenizer_file)
         except Exception as exc:
             raise ModelError(f"cannot load the {runtime} runtime of the model from {path}: {exc}") from exc
         self._tokenizer.no_padding()
