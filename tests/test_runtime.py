@@ -18,7 +18,7 @@ from assistant.errors import ModelError
 from assistant.models.embedding import load_embedder
 from assistant.models.export import CHECKSUM_FILE, export_dir
 from assistant.models.provision import model_dir, provision_default_model
-from assistant.models.runtime import load_tokenizer
+from assistant.models.runtime import WordRows, load_tokenizer
 
 from .test_provision import ENGLISH, FRENCH
 
@@ -136,3 +136,15 @@ def test_one_vocabulary_serves_every_tokenizer_and_tokenizes_as_the_file_says(mo
         assert [e.ids for e in tokenizer.encode_batch(pairs)] == [e.ids for e in reference.encode_batch(pairs)]
     others[0].enable_truncation(8)  # each tokenizer keeps its own settings
     assert max(len(e.ids) for e in others[0].encode_batch(texts)) == 8 and others[1].truncation is None
+
+
+def test_the_word_embeddings_come_from_the_file_row_by_row(tmp_path: Path) -> None:
+    """The OpenVINO graphs get their words' embeddings from the table beside them: the rows
+    asked, as numpy would index them, and an id outside the vocabulary is a clear error."""
+    table = np.random.default_rng(0).standard_normal((1000, 8)).astype(np.float32)
+    np.save(tmp_path / "table.npy", table, allow_pickle=False)
+    ids = np.array([[5, 999, 5, 0], [17, 17, 1, 2]], dtype=np.int64)
+    rows = WordRows(tmp_path / "table.npy")
+    assert np.array_equal(rows.rows(ids), table[ids])
+    with pytest.raises(ModelError, match="out of the vocabulary"):
+        rows.rows(np.array([[1000]], dtype=np.int64))

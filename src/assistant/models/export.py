@@ -35,11 +35,13 @@ from assistant.files import cache_lock, file_digests, file_stamps, publish_dir, 
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("openvino", "onnx", "onnx-int8")
-EXPORT_VERSION = 2  # 2: OpenVINO IR from the PyTorch frontend (1: from ONNX)
+EXPORT_VERSION = 3  # 3: OpenVINO's word embeddings apart; 2: IR from the PyTorch frontend (1: from ONNX)
 CHECKSUM_FILE = "checksums.json"
 ONNX_FILE = "model.onnx"
 INT8_FILE = "model_int8.onnx"
 OPENVINO_FILE = "openvino_model.xml"
+WORD_EMBEDDINGS = "word_embeddings.npy"  # the OpenVINO graph's word-embedding table, read by row
+EMBEDS_INPUT = "inputs_embeds"
 
 
 def quiet_transformers() -> None:
@@ -139,8 +141,39 @@ def _write_openvino(module: Any, target: Path) -> Path:
     names = [sorted(i.get_names()) for i in model.inputs]
     if len(names) != 2 or "input_ids" not in names[0] or "attention_mask" not in names[1]:
         raise ModelError(f"the OpenVINO conversion named the inputs {names}, not input_ids and attention_mask")
+    _word_embeddings_apart(model, target.parent / WORD_EMBEDDINGS)
     ov.save_model(model, str(target), compress_to_fp16=False)
     return target
+
+
+def _word_embeddings_apart(model: Any, table_file: Path) -> None:
+    """Take the word-embedding table out of the graph: its rows come in as `inputs_embeds`,
+    gathered from `table_file` by the runtime. OpenVINO keeps every weight of a compiled
+    model resident, and e5's 250,037 × 384 table (384 MB in fp32, in the embedder and again
+    in the reader) is most of them, while a text uses a few thousand rows: read from a
+    memory-mapped file, only those become resident. The graph keeps `input_ids` for the
+    position ids, so it computes exactly what it did with the table inside."""
+    import numpy as np
+    import openvino as ov
+
+    gathers = [
+        op
+        for op in model.get_ordered_ops()
+        if op.get_type_name() == "Gather"
+        and op.input_value(0).get_node().get_type_name() == "Constant"
+        and len(op.input_value(0).get_shape()) == 2
+    ]
+    if not gathers:
+        raise ModelError("the OpenVINO conversion has no embedding table")
+    gather = max(gathers, key=lambda op: op.input_value(0).get_shape()[0])  # the vocabulary's, by far the largest
+    table = np.asarray(gather.input_value(0).get_node().get_data(), dtype=np.float32)
+    np.save(table_file, table, allow_pickle=False)
+    embeds = ov.op.Parameter(ov.Type.f32, ov.PartialShape([-1, -1, table.shape[1]]))
+    embeds.set_friendly_name(EMBEDS_INPUT)
+    embeds.output(0).set_names({EMBEDS_INPUT})
+    for consumer in gather.output(0).get_target_inputs():
+        consumer.replace_source_output(embeds.output(0))
+    model.add_parameters([embeds])
 
 
 def _main_file(runtime: str) -> str:

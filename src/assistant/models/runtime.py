@@ -8,6 +8,7 @@ concurrent questions are encoded together (`batching.Batcher`).
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from tokenizers import Tokenizer
 from assistant.errors import ModelError
 from assistant.files import read_json
 from assistant.models.batching import Batcher
-from assistant.models.export import prepare_runtime
+from assistant.models.export import EMBEDS_INPUT, WORD_EMBEDDINGS, prepare_runtime
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,38 @@ def load_tokenizer(path: Path) -> Tokenizer:
     return own
 
 
+class WordRows:
+    """The rows of a word-embedding table (.npy) that a batch of token ids uses, read from the
+    file as needed. A memory map would do it too, but the kernel maps neighbouring pages with
+    each one touched, and the rows a few hundred texts use made 150 MB resident; read rows
+    stay in the page cache, shared and reclaimable, not in the process."""
+
+    def __init__(self, path: Path) -> None:
+        with path.open("rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            self._offset = f.tell()
+        if len(shape) != 2 or fortran or dtype != np.float32:
+            raise ModelError(f"{path} is not a float32 table of rows")
+        self._rows, self._width = int(shape[0]), int(shape[1])
+        self._path = path
+        self._fd = os.open(path, os.O_RDONLY)  # kept for the process's life: pread is safe from any thread
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """The table's rows for `ids`, shaped as `ids` plus the row width."""
+        unique, where = np.unique(ids, return_inverse=True)
+        if unique.size and (unique[0] < 0 or unique[-1] >= self._rows):
+            raise ModelError(f"token id out of the vocabulary of {self._path}")
+        size = self._width * 4
+        read = np.empty((unique.size, self._width), dtype=np.float32)
+        for i, token in enumerate(unique.tolist()):
+            read[i] = np.frombuffer(os.pread(self._fd, size, self._offset + token * size), dtype=np.float32)
+        return read[where.reshape(ids.shape)]
+
+
 def session(runtime: str, path: Path, threads: int | None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A function from (input_ids, attention_mask) to token states, for the chosen runtime."""
     if runtime == "openvino":
@@ -98,9 +131,11 @@ def session(runtime: str, path: Path, threads: int | None) -> Callable[[np.ndarr
             config["INFERENCE_NUM_THREADS"] = threads
         compiled = ov.Core().compile_model(str(path), "CPU", config)
         request = compiled.create_infer_request()
+        table = WordRows(path.parent / WORD_EMBEDDINGS)  # the graph's word embeddings (export.py)
 
         def run_openvino(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            return np.asarray(request.infer({"input_ids": ids, "attention_mask": mask})[0])
+            feed = {"input_ids": ids, "attention_mask": mask, EMBEDS_INPUT: table.rows(ids)}
+            return np.asarray(request.infer(feed)[0])
 
         return run_openvino
     import onnxruntime as ort
