@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,9 +92,9 @@ def load_tokenizer(path: Path) -> Tokenizer:
 
 class WordRows:
     """The rows of a word-embedding table (.npy) that a batch of token ids uses, read from the
-    file as needed. A memory map would do it too, but the kernel maps neighbouring pages with
-    each one touched, and the rows a few hundred texts use made 150 MB resident; read rows
-    stay in the page cache, shared and reclaimable, not in the process."""
+    file as needed. Not a memory map: the kernel maps neighbouring pages with each one touched,
+    so the process would soon hold much of the table (docs/performance.md); rows read stay in
+    the page cache, shared and reclaimable, not in the process."""
 
     def __init__(self, path: Path) -> None:
         with path.open("rb") as f:
@@ -107,7 +108,8 @@ class WordRows:
             raise ModelError(f"{path} is not a float32 table of rows")
         self._rows, self._width = int(shape[0]), int(shape[1])
         self._path = path
-        self._fd = os.open(path, os.O_RDONLY)  # kept for the process's life: pread is safe from any thread
+        self._fd = os.open(path, os.O_RDONLY)  # kept while the model lives: pread is safe from any thread
+        weakref.finalize(self, os.close, self._fd)
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """The table's rows for `ids`, shaped as `ids` plus the row width."""
