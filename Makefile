@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench bench-avx2 clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: install
 ## docs/performance.md, JSON in artifacts/http_load.json. `bench/run.py` measures the parts.
 bench: install
 	$(BIN)/python bench/http_load.py
+
+## The same as on a CPU with AVX2 alone (OpenVINO limited to AVX2, fp32): its own table.
+bench-avx2: install
+	$(BIN)/python bench/http_load.py --isa avx2
 
 clean:
 	rm -rf $(VENV) index

@@ -1,6 +1,6 @@
 """What users see of the server's speed (a benchmark, not a test; `make bench`, several minutes).
 
-    python bench/http_load.py [--seconds 20] [--realdocs ../shared/realdocs]
+    python bench/http_load.py [--seconds 20] [--realdocs ../shared/realdocs] [--isa avx2]
                               [--json artifacts/http_load.json] [--markdown docs/performance.md]
 
 For the bundled corpus, then for an index of `--realdocs` (skipped when absent):
@@ -19,6 +19,12 @@ questions: encoding the question, search, candidate sentences, the reader, JSON.
 
 Prints a table, writes every figure as JSON, and rewrites the generated section of
 `--markdown` (between its `make bench` markers) with the table, the date and the machine.
+
+`--isa avx2` (`make bench-avx2`) measures as on a CPU with AVX2 alone: OpenVINO's kernels
+limited to AVX2 (oneDNN's ONEDNN_MAX_CPU_ISA) and the models in fp32 (ASSISTANT_PRECISION=f32,
+so no bf16 and no int8 reader), in every process it starts and in its own; its table goes to
+the `make bench-avx2` section. An emulation on a newer CPU: its clock and caches are not an
+AVX2 machine's.
 """
 
 from __future__ import annotations
@@ -43,7 +49,6 @@ from common import EVAL, QUESTIONS, ROOT, machine, memory_mb, percentile, squad
 
 LUA = Path(__file__).resolve().parent / "wrk_answers.lua"
 ROTATION = 60
-START, END = "<!-- make bench: start -->", "<!-- make bench: end -->"
 
 
 def rotation(own: list[str], seed: int = 0) -> list[str]:
@@ -183,7 +188,8 @@ def breakdown(corpus: Path, index: Path, questions: list[str]) -> dict[str, floa
 
 def table(result: dict[str, Any]) -> str:
     lines = [
-        f"`make bench` (`python bench/http_load.py --seconds {result['seconds']:g}`), {result['date']}, "
+        f"`make bench{'-' + result['isa'] if result['isa'] else ''}` (`python bench/http_load.py --seconds "
+        f"{result['seconds']:g}{' --isa ' + result['isa'] if result['isa'] else ''}`), {result['date']}, "
         f"{result['machine']}; `wrk` on loopback, one thread, {ROTATION} questions rotated.",
         "",
         "| figure | " + " | ".join(result["collections"]) + " |",
@@ -218,12 +224,13 @@ def _level(concurrency: int, shape: str) -> Callable[[dict[str, Any]], str]:
     return lambda figures: shape.format(**figures[f"concurrency_{concurrency}"])
 
 
-def rewrite(markdown: Path, text: str) -> None:
+def rewrite(markdown: Path, text: str, section: str) -> None:
+    start, end = f"<!-- {section}: start -->", f"<!-- {section}: end -->"
     page = markdown.read_text(encoding="utf-8")
-    if START not in page or END not in page:
-        raise SystemExit(f"{markdown} has no generated section ({START} ... {END})")
-    head, rest = page.split(START, 1)
-    markdown.write_text(head + START + "\n" + text + "\n" + END + rest.split(END, 1)[1], encoding="utf-8")
+    if start not in page or end not in page:
+        raise SystemExit(f"{markdown} has no generated section ({start} ... {end})")
+    head, rest = page.split(start, 1)
+    markdown.write_text(head + start + "\n" + text + "\n" + end + rest.split(end, 1)[1], encoding="utf-8")
 
 
 def main() -> None:
@@ -232,12 +239,16 @@ def main() -> None:
     parser.add_argument("--realdocs", type=Path, default=ROOT.parent / "shared" / "realdocs")
     parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "http_load.json")
     parser.add_argument("--markdown", type=Path, default=ROOT / "docs" / "performance.md")
+    parser.add_argument("--isa", choices=["avx2"], help="measure as on a CPU with these instructions only")
     args = parser.parse_args()
+    if args.isa:  # before OpenVINO is loaded in this process (the breakdown)
+        os.environ.update(ONEDNN_MAX_CPU_ISA=args.isa.upper(), ASSISTANT_PRECISION="f32")
     from assistant.stores.files import FileStore
 
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_") or k == "ASSISTANT_MODEL_CACHE"}
+    kept = ("ASSISTANT_MODEL_CACHE", "ASSISTANT_PRECISION")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_") or k in kept}
     targets = {"bundled corpus": (ROOT / "corpus", QUESTIONS)}
     if (args.realdocs / "corpus").is_dir():
         asked = [json.loads(line)["question"] for line in (args.realdocs / "questions.jsonl").open(encoding="utf-8")]
@@ -246,6 +257,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
         "seconds": args.seconds,
+        "isa": args.isa,
         "collections": {},
     }
     work = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
@@ -265,7 +277,7 @@ def main() -> None:
     print(text)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    rewrite(args.markdown, text)
+    rewrite(args.markdown, text, f"make bench-{args.isa}" if args.isa else "make bench")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         "ONNX Runtime with int8 weights (a different model identity: rebuild the index), or torch.",
     )
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads for the model; unset, all cores.")
+    precision: Literal["auto", "f32"] = Field(
+        "auto",
+        description="With OpenVINO: 'auto' computes in the CPU's fastest precision (bf16 where it has AVX-512 "
+        "BF16 or AMX, the answer reader in int8 where it has VNNI or AMX); 'f32' in full precision on every CPU "
+        "(the same scores everywhere, slower on those CPUs).",
+    )
     batch_size: int = Field(8, ge=1, le=1024, description="Texts per model call when indexing.")
     passage_min_words: int = Field(60, ge=1)
     passage_max_words: int = Field(200, ge=10)

@@ -166,4 +166,4 @@ def load_embedder(settings: Settings) -> Embedder:
         return SentenceTransformerEmbedder(str(path), identity, settings.threads)
     if settings.backend == "onnx-int8":
         identity += "+int8"
-    return RuntimeEmbedder(path, identity, settings.backend, settings.model_cache, settings.threads)
+    return RuntimeEmbedder(path, identity, settings.backend, settings.model_cache, settings.threads, settings.precision)

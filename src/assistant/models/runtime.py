@@ -123,21 +123,30 @@ class WordRows:
         return read[where.reshape(ids.shape)]
 
 
-def session(runtime: str, path: Path, threads: int | None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """A function from (input_ids, attention_mask) to token states, for the chosen runtime."""
+def openvino_inputs(ids: np.ndarray, mask: np.ndarray, table: WordRows) -> dict[str, np.ndarray]:
+    """The inputs of an exported OpenVINO graph for a batch of token ids."""
+    return {"input_ids": ids, "attention_mask": mask, EMBEDS_INPUT: table.rows(ids)}
+
+
+def session(
+    runtime: str, path: Path, threads: int | None, precision: str = "auto"
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A function from (input_ids, attention_mask) to the model's output, for the chosen runtime;
+    `precision` "f32" keeps OpenVINO from computing in bf16 where the CPU could."""
     if runtime == "openvino":
         import openvino as ov
 
         config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
+        if precision == "f32":
+            config["INFERENCE_PRECISION_HINT"] = "f32"
         compiled = ov.Core().compile_model(str(path), "CPU", config)
         request = compiled.create_infer_request()
         table = WordRows(path.parent / WORD_EMBEDDINGS)  # the graph's word embeddings (export.py)
 
         def run_openvino(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            feed = {"input_ids": ids, "attention_mask": mask, EMBEDS_INPUT: table.rows(ids)}
-            return np.asarray(request.infer(feed)[0])
+            return np.asarray(request.infer(openvino_inputs(ids, mask, table))[0])
 
         return run_openvino
     import onnxruntime as ort
@@ -180,12 +189,18 @@ class RuntimeEmbedder:
     """The model on OpenVINO or ONNX Runtime: same tokenizer, prompts, pooling and normalisation as the directory."""
 
     def __init__(
-        self, model_dir: Path, identity: str, runtime: str, cache_dir: Path, threads: int | None = None
+        self,
+        model_dir: Path,
+        identity: str,
+        runtime: str,
+        cache_dir: Path,
+        threads: int | None = None,
+        precision: str = "auto",
     ) -> None:
         layout = read_layout(model_dir)
         path = prepare_runtime(layout.transformer_dir, identity, runtime, cache_dir)
         try:
-            self._run = session(runtime, path, threads)
+            self._run = session(runtime, path, threads, precision)
             self._tokenizer = load_tokenizer(layout.tokenizer_file)
         except Exception as exc:
             raise ModelError(f"cannot load the {runtime} runtime of the model from {path}: {exc}") from exc
