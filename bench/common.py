@@ -36,17 +36,22 @@ QUESTIONS = [
 
 def machine() -> str:
     """The cores, the CPU with the vector instructions the models can use, and Python."""
-    from assistant.models import cpu
-
-    name = platform.processor() or platform.machine()
+    cpu, flags = platform.processor() or platform.machine(), set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
+                cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores, {name} ({cpu.describe()}), Python {platform.python_version()}"
+    names = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX"}
+    vector = "/".join(name for flag, name in names.items() if flag in flags) or "no AVX2"
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")  # OpenVINO's kernels limited to these instructions
+    if cap:
+        vector += f"; limited to {cap} by ONEDNN_MAX_CPU_ISA"
+    return f"{os.cpu_count()} cores, {cpu} ({vector}), Python {platform.python_version()}"
 
 
 def percentile(values: list[float], q: float) -> float:

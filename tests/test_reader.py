@@ -16,7 +16,7 @@ from assistant.answering.answer import CONFIDENT_VERDICT, FIRST_READ, READER_CAN
 from assistant.config import Settings
 from assistant.errors import ModelError
 from assistant.files import sha256_file
-from assistant.models import cpu, reader_model
+from assistant.models import reader_model
 from assistant.models.embedding import Embedder
 from assistant.models.provision import provision_default_model
 from assistant.models.reader import Reader, load_reader
@@ -126,33 +126,17 @@ def test_openvino_and_torch_read_alike(model_cache: Path) -> None:
     question, answers, unrelated = CASES[1]
     pairs = [("Bridge", answers), ("Bridge", unrelated), ("", "x")]
     assert np.allclose(full.score(question, pairs), torch_reader.score(question, pairs), atol=1e-2)
-    assert not full.int8 and torch_reader.identity == full.identity
+    assert full.runtime == "openvino" and torch_reader.identity == full.identity
 
 
-def test_the_int8_reader_says_what_the_full_precision_one_says(reader: Reader, model_cache: Path) -> None:
-    """Where the CPU has int8 dot products the served reader is quantised; its logits, mapped
-    onto the full-precision ones, keep their order and stay close to them."""
-    if not cpu.int8_dot_product():
-        assert not reader.int8  # full precision (bf16 where the CPU has it)
-        return
+def test_the_served_reader_reads_as_the_full_precision_one(reader: Reader, model_cache: Path) -> None:
+    """Served in bf16 where the CPU has it (8-bit mantissa: logits of about 6 move by up to
+    ~0.03), in fp32 elsewhere: the same verdicts either way."""
     full = Reader(provision_default_model(model_cache), "openvino", model_cache, precision="f32")
-    assert reader.int8 and "+int8@" in reader.identity and not full.int8
     for question, answers, unrelated in CASES:
-        quantised = reader.score(question, [("", answers), ("", unrelated)])
-        exact = full.score(question, [("", answers), ("", unrelated)])
-        assert quantised[0] > quantised[1]
-        assert np.allclose(quantised, exact, atol=0.75), (quantised, exact)
-
-
-def test_int8_is_used_only_where_the_cpu_has_its_instructions(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cpu, "flags", lambda: frozenset({"avx2", "avx512f", "avx512_vnni"}))
-    assert cpu.int8_dot_product()
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")  # OpenVINO's kernels capped below VNNI
-    assert not cpu.int8_dot_product()
-    assert "limited to AVX2" in cpu.describe()
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
-    monkeypatch.setattr(cpu, "flags", lambda: frozenset({"avx2", "fma"}))
-    assert not cpu.int8_dot_product()
+        served = reader.score(question, [("", answers), ("", unrelated)])
+        assert served[0] > served[1]
+        assert np.allclose(served, full.score(question, [("", answers), ("", unrelated)]), atol=5e-2)
 
 
 def test_readme_example_highlights_the_answer_and_a_near_topic_question_is_declined(assistant: Assistant) -> None:

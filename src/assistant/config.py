@@ -54,9 +54,8 @@ class Settings(BaseSettings):
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads for the model; unset, all cores.")
     precision: Literal["auto", "f32"] = Field(
         "auto",
-        description="With OpenVINO: 'auto' computes in the CPU's fastest precision (bf16 where it has AVX-512 "
-        "BF16 or AMX, the answer reader in int8 where it has VNNI or AMX); 'f32' in full precision on every CPU "
-        "(the same scores everywhere, slower on those CPUs).",
+        description="With OpenVINO: 'auto' computes in bf16 where the CPU has AVX-512 BF16 or AMX (faster, "
+        "scores within bf16 rounding), in fp32 elsewhere; 'f32' in fp32 on every CPU (the same scores everywhere).",
     )
     batch_size: int = Field(8, ge=1, le=1024, description="Texts per model call when indexing.")
     passage_min_words: int = Field(60, ge=1)

@@ -4,9 +4,7 @@ The trained layers (`assistant/models/data/reader.safetensors`, checked against 
 checksum) are laid over the provisioned embedding model once, exported and converted for
 the embedder's runtime (OpenVINO by default; ONNX Runtime for the onnx backends), and kept
 in the model cache like the embedder's export. Serving runs that graph: no torch. With the
-torch backend the module runs in torch. On OpenVINO, where the CPU has int8 dot products
-(and precision is "auto"), the graph is quantised to int8 (`quantize.py`): about twice as
-fast there, with the same quality figures (docs/performance.md#the-answer-reader-in-int8).
+torch backend the module runs in torch.
 """
 
 from __future__ import annotations
@@ -20,12 +18,11 @@ import numpy as np
 
 from assistant.config import Settings
 from assistant.errors import ModelError
-from assistant.models import cpu, reader_model
+from assistant.models import reader_model
 from assistant.models.batching import Batcher
-from assistant.models.export import WORD_EMBEDDINGS, prepare_export, write_runtime_file
+from assistant.models.export import prepare_export, write_runtime_file
 from assistant.models.provision import provision_default_model
-from assistant.models.quantize import quantize, read_calibration
-from assistant.models.runtime import WordRows, load_tokenizer, openvino_inputs, session
+from assistant.models.runtime import load_tokenizer, session
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +40,16 @@ class Reader:
     ) -> None:
         digest = reader_model.verify_weights()
         self.identity = f"reader@{digest[:16]}"
-        # ONNX Runtime's dynamic int8 was not measured against the quality figures: fp32 there
-        self.runtime = "onnx" if runtime == "onnx-int8" else runtime
-        self.int8 = self.runtime == "openvino" and precision == "auto" and cpu.int8_dot_product()
-        self._scale, self._shift = 1.0, 0.0
-        if self.int8:
-            calibration = read_calibration()
-            self.identity += f"+int8@{calibration.digest[:8]}"
-            self._scale, self._shift = calibration.logit_map
+        self.runtime = "onnx" if runtime == "onnx-int8" else runtime  # int8 would change the calibrated scores
         try:
-            self._tokenizer = load_tokenizer(transformer_dir / "tokenizer.json")
-            self._tokenizer.no_padding()
-            self._tokenizer.enable_truncation(max_length=reader_model.MAX_TOKENS)
             self._run = self._load(transformer_dir, cache_dir, threads, precision)
+            self._tokenizer = load_tokenizer(transformer_dir / "tokenizer.json")
         except ModelError:
             raise
         except Exception as exc:
             raise ModelError(f"cannot load the answer reader: {exc}") from exc
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=reader_model.MAX_TOKENS)
         # concurrent requests' candidates are read in one call, by one thread at a time: the
         # inference object is not shared between calls, and no request waits behind a lock
         self._pairs: Batcher[tuple[str, str]] = Batcher(self._logits)
@@ -80,14 +70,7 @@ class Reader:
 
         def export(directory: Path) -> Path:
             module = reader_model.build(transformer_dir, reader_model.READER_WEIGHTS, attention="sdpa")
-            written = write_runtime_file(module, self.runtime, directory, "logits")
-            if self.int8:
-                calibration = read_calibration()
-                table = WordRows(directory / WORD_EMBEDDINGS)
-                pairs = [reader_model.pair(*p) for p in calibration.pairs]
-                feeds = [openvino_inputs(*self.inputs([p]), table) for p in pairs]
-                quantize(written, feeds, calibration.smooth_quant)
-            return written
+            return write_runtime_file(module, self.runtime, directory, "logits")
 
         identity = f"{transformer_dir.name}+{self.identity}"
         path = prepare_export(identity, self.runtime, cache_dir, export, "answer reader")
@@ -99,8 +82,7 @@ class Reader:
             return np.zeros(0, dtype=np.float32)
         return self._pairs.submit([reader_model.pair(question, title, sentence) for title, sentence in candidates])
 
-    def inputs(self, pairs: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Token ids and attention mask of the pairs, padded to the longest."""
+    def _logits(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(pairs)
         width = max(len(e.ids) for e in encodings)
         ids = np.full((len(pairs), width), 1, dtype=np.int64)  # 1: the model's padding id
@@ -108,11 +90,7 @@ class Reader:
         for r, e in enumerate(encodings):
             ids[r, : len(e.ids)] = e.ids
             mask[r, : len(e.ids)] = 1
-        return ids, mask
-
-    def _logits(self, pairs: list[tuple[str, str]]) -> np.ndarray:
-        logits = np.asarray(self._run(*self.inputs(pairs)), dtype=np.float32).reshape(-1)
-        return logits * self._scale + self._shift if self.int8 else logits
+        return np.asarray(self._run(ids, mask), dtype=np.float32).reshape(-1)
 
 
 def load_reader(settings: Settings) -> Reader:

@@ -123,11 +123,6 @@ class WordRows:
         return read[where.reshape(ids.shape)]
 
 
-def openvino_inputs(ids: np.ndarray, mask: np.ndarray, table: WordRows) -> dict[str, np.ndarray]:
-    """The inputs of an exported OpenVINO graph for a batch of token ids."""
-    return {"input_ids": ids, "attention_mask": mask, EMBEDS_INPUT: table.rows(ids)}
-
-
 def session(
     runtime: str, path: Path, threads: int | None, precision: str = "auto"
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -146,7 +141,8 @@ def session(
         table = WordRows(path.parent / WORD_EMBEDDINGS)  # the graph's word embeddings (export.py)
 
         def run_openvino(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            return np.asarray(request.infer(openvino_inputs(ids, mask, table))[0])
+            feed = {"input_ids": ids, "attention_mask": mask, EMBEDS_INPUT: table.rows(ids)}
+            return np.asarray(request.infer(feed)[0])
 
         return run_openvino
     import onnxruntime as ort
