@@ -11,14 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tokenizers import Tokenizer
 
 from assistant.config import Settings
 from assistant.errors import ModelError
 from assistant.models.embedding import load_embedder
 from assistant.models.export import CHECKSUM_FILE, export_dir
-from assistant.models.provision import model_dir, provision_default_model
-from assistant.models.runtime import WordRows, load_tokenizer
+from assistant.models.provision import model_dir
+from assistant.models.runtime import WordRows
 
 from .test_provision import ENGLISH, FRENCH
 
@@ -111,31 +110,6 @@ def test_preparing_and_running_the_default_backend_makes_no_network_call(tmp_pat
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(1, 384) []" in result.stdout
     assert any(export_dir(cache, "", "openvino").parent.parent.iterdir())
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def test_one_vocabulary_serves_every_tokenizer_and_tokenizes_as_the_file_says(model_cache: Path) -> None:
-    """The embedder and the reader each have their own truncation, over one copy of the
-    250,000-piece vocabulary (about 280 MB each when read twice)."""
-    path = provision_default_model(model_cache) / "tokenizer.json"
-    first = load_tokenizer(path)
-    before = _rss_mb()
-    others = [load_tokenizer(path) for _ in range(3)]
-    assert _rss_mb() - before < 30  # the vocabulary is not read again
-    reference = Tokenizer.from_file(str(path))
-    texts = [*QUESTIONS, *SENTENCES, "<mask> <s></s><pad> 🙂 日本語 Ελληνικά ﬁn"]
-    pairs = list(zip(QUESTIONS, SENTENCES, strict=False))
-    for tokenizer in (first, *others):
-        assert [e.ids for e in tokenizer.encode_batch(texts)] == [e.ids for e in reference.encode_batch(texts)]
-        assert [e.ids for e in tokenizer.encode_batch(pairs)] == [e.ids for e in reference.encode_batch(pairs)]
-    others[0].enable_truncation(8)  # each tokenizer keeps its own settings
-    assert max(len(e.ids) for e in others[0].encode_batch(texts)) == 8 and others[1].truncation is None
 
 
 def test_the_word_embeddings_come_from_the_file_row_by_row(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ from assistant.models import reader_model
 from assistant.models.batching import Batcher
 from assistant.models.export import prepare_export, write_runtime_file
 from assistant.models.provision import provision_default_model
-from assistant.models.runtime import load_tokenizer, session
+from assistant.models.runtime import session
+from assistant.models.tokenizer import load_tokenizer
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ concurrent questions are encoded together (`batching.Batcher`).
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 import weakref
@@ -17,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tokenizers import Tokenizer
 
 from assistant.errors import ModelError
 from assistant.files import read_json
 from assistant.models.batching import Batcher
 from assistant.models.export import EMBEDS_INPUT, WORD_EMBEDDINGS, prepare_runtime
+from assistant.models.tokenizer import load_tokenizer
 
 
 @dataclass(frozen=True)
@@ -66,28 +65,6 @@ def read_layout(model_dir: Path) -> ModelLayout:
         pooling=mode,
         dimension=int(pooling.get("word_embedding_dimension") or 0),
     )
-
-
-@functools.lru_cache(maxsize=4)
-def _vocabulary(path: Path) -> Tokenizer:
-    return Tokenizer.from_file(str(path))
-
-
-def load_tokenizer(path: Path) -> Tokenizer:
-    """A tokenizer of its own (truncation and padding are set per tokenizer) over the
-    vocabulary model of `path`, loaded once per process: e5's 250,000-piece model takes
-    about 280 MB, which the embedder and the answer reader share."""
-    shared = _vocabulary(path.resolve())
-    own = Tokenizer(shared.model)  # the model object itself, not a copy
-    own.normalizer, own.pre_tokenizer = shared.normalizer, shared.pre_tokenizer
-    own.post_processor, own.decoder = shared.post_processor, shared.decoder
-    added = shared.get_added_tokens_decoder()
-    for token_id in sorted(added):  # in their order: a token outside the model's vocabulary gets the next id
-        token = added[token_id]
-        (own.add_special_tokens if token.special else own.add_tokens)([token])
-    if sorted(own.get_added_tokens_decoder()) != sorted(added):  # a layout this cannot rebuild: a copy
-        return Tokenizer.from_file(str(path))
-    return own
 
 
 class WordRows:
