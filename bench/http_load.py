@@ -237,12 +237,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--realdocs", type=Path, default=ROOT.parent / "shared" / "realdocs")
-    parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "http_load.json")
+    parser.add_argument("--json", type=Path, help="default: artifacts/http_load[-ISA].json")
     parser.add_argument("--markdown", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--isa", choices=["avx2"], help="measure as on a CPU with these instructions only")
     args = parser.parse_args()
     if args.isa:  # before OpenVINO is loaded in this process (the breakdown)
         os.environ.update(ONEDNN_MAX_CPU_ISA=args.isa.upper(), ASSISTANT_PRECISION="f32")
+    args.json = args.json or ROOT / "artifacts" / f"http_load{'-' + args.isa if args.isa else ''}.json"
     from assistant.stores.files import FileStore
 
     if shutil.which("wrk") is None:
