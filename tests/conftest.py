@@ -102,6 +102,10 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], 
 
     yield new_database
     gc.collect()  # stores nobody holds any more: their version followers end instead of reconnecting
+    from assistant.stores.postgres import PostgresStore
+
+    for store in [o for o in gc.get_objects() if isinstance(o, PostgresStore)]:
+        store.close()  # still held by a module's fixture or cache: it must not follow a stopped server
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server.cleanup()

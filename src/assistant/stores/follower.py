@@ -63,8 +63,8 @@ def follow(store: weakref.ref[Any], url: str, schema: str, closed: threading.Eve
                     else:
                         closed.wait(POLL_SECONDS)
         except psycopg.Error as exc:
-            if _EXITING.is_set() or store() is None:
-                return
+            if _EXITING.is_set() or closed.is_set() or store() is None:
+                return  # a closed store's database may well be gone: nothing to say
             reason = first_line(exc)
             (log.debug if reason == said else log.warning)(
                 "following index versions: %s; retrying in %.1f s", reason, delay
