@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.config import Settings
+from assistant.errors import AssistantError, ModelError
 from assistant.evaluation.realdocs import (
     check_extraction,
     collection_roles,
@@ -78,6 +79,17 @@ def test_the_report_counts_what_a_user_sees(tmp_path: Path) -> None:
     assert "text kept: 100.0%" in table
     totals = format_collections({"dev": report, "other": report}, {"dev": "tune", "other": "confirm"})
     assert "tune total" in totals and "confirm total" in totals and " 2/2 " in totals
+
+
+def test_an_answer_the_server_refuses_is_reported_not_raised_as_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(settings: Settings) -> None:
+        raise ModelError("the reader's weights are missing; reinstall the assistant")
+
+    monkeypatch.setattr("assistant.serving.assistant.load_reader", unreadable)
+    with pytest.raises(AssistantError, match=r"answered 50\d .*weights are missing"):
+        run_realdocs(Settings(), HashEmbedder(), _collection(tmp_path / "dev"))
 
 
 def test_the_command_explains_a_wrong_folder(tmp_path: Path) -> None:
