@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,10 +93,7 @@ def test_one_small_vocabulary_serves_every_tokenizer(path: Path) -> None:
     assert max(len(e.ids) for e in first.encode_batch(AWKWARD)) > 8
 
 
-def test_the_vocabulary_takes_little_memory(path: Path, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
+def test_the_vocabulary_takes_little_memory(path: Path) -> None:
     probe = (
         "import sys; from pathlib import Path; from assistant.models.tokenizer import load_tokenizer\n"
         "rss = lambda: int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) / 1024\n"
