@@ -73,6 +73,8 @@ def observe(assistant: Assistant, question: Question, kind: str) -> dict[str, An
         "slice": question.slice,
         "kind": kind,  # full (answerable, full index), ans, held, near (abstention index)
         "z": (SAME_LANGUAGE if same else CROSS_LANGUAGE).logit(sig),
+        "same_language": same,
+        "language": found.query.language,
         "signals": sig.as_list(),
         "candidates": [
             {"score": c.score, "logit": float(v), "holds": contains(c.text, question.answers)}

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answering.abstention import CROSS_LANGUAGE, READER_MODELS, SAME_LANGUAGE, ReaderModel, Signals
+from assistant.answering.abstention import (
+    CROSS_LANGUAGE,
+    READER_CROSS_LANGUAGE,
+    READER_MODELS,
+    SAME_LANGUAGE,
+    ReaderModel,
+    Signals,
+)
 from assistant.serving.assistant import Assistant
 
 OFF_TOPIC = [
@@ -72,6 +79,19 @@ def test_a_strong_no_from_the_reader_declines_whatever_retrieval_says() -> None:
     for retrieval in (-4.0, 0.0, 2.0):  # well above the floor the combination decides alone
         verdict = french.floor + 3.0
         assert french.confidence(retrieval, verdict) == pytest.approx(no_floor.confidence(retrieval, verdict))
+
+
+def test_the_verdict_an_answer_needs_is_where_the_confidence_crosses_the_threshold() -> None:
+    # what lets the answer stop reading candidates that could not change a decline
+    for model in (*READER_MODELS.values(), READER_CROSS_LANGUAGE):
+        for retrieval in (-6.0, -2.0, 0.0, 3.0):
+            for threshold in (0.3, 0.5, 0.8):
+                needed = model.verdict_needed(retrieval, threshold)
+                assert (
+                    model.confidence(retrieval, needed + 0.01) >= threshold > model.confidence(retrieval, needed - 0.01)
+                )
+    assert READER_CROSS_LANGUAGE.verdict_needed(0.0, 0.0) == -float("inf")  # every answer is given
+    assert READER_CROSS_LANGUAGE.verdict_needed(0.0, 1.0) == float("inf")  # none is
 
 
 @pytest.mark.parametrize(

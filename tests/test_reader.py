@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.answering.answer import CONFIDENT_VERDICT, FIRST_READ, READER_CANDIDATES, Candidate, read, with_header
+from assistant.answering.answer import (
+    CONFIDENT_VERDICT,
+    FIRST_READ,
+    READER_CANDIDATES,
+    SHORT_OF_ANSWER,
+    Candidate,
+    read,
+    with_header,
+)
 from assistant.config import Settings
 from assistant.errors import ModelError
 from assistant.files import sha256_file
@@ -101,6 +109,17 @@ def test_when_the_first_sentences_convince_the_reader_the_others_are_not_read(re
     counting = CountingReader(reader)
     chosen, verdict, _ = read(counting, question, ranked([unrelated, others[1], answers, others[0]]))  # type: ignore[arg-type]
     assert chosen.text == answers and counting.read == READER_CANDIDATES
+    # nor are they read when the answer would need a verdict far above the first ones': the
+    # question is declined whatever they say
+    first = max(reader.score(question, [("Bridge", unrelated), ("Bridge", others[1])]))
+    counting = CountingReader(reader)
+    chosen, verdict, _ = read(
+        counting, question, ranked([unrelated, others[1], answers, others[0]]), first + SHORT_OF_ANSWER + 1.0
+    )  # type: ignore[arg-type]
+    assert counting.read == FIRST_READ and verdict <= first
+    counting = CountingReader(reader)
+    read(counting, question, ranked([unrelated, others[1], answers, others[0]]), first + SHORT_OF_ANSWER - 0.5)  # type: ignore[arg-type]
+    assert counting.read == READER_CANDIDATES  # within reach: the others are read
 
 
 def test_a_table_row_is_read_with_its_column_names(reader: Reader) -> None:

@@ -69,6 +69,17 @@ class ReaderModel:
             return combined
         return min(combined, _sigmoid(FLOOR_SLOPE * (reader_logit - self.floor)))
 
+    def verdict_needed(self, retrieval_logit: float, threshold: float) -> float:
+        """The reader's verdict from which the confidence reaches `threshold` (the inverse of
+        `confidence` in the verdict: it rises with the verdict)."""
+        if threshold <= 0.0:
+            return -math.inf
+        if threshold >= 1.0:
+            return math.inf
+        odds = math.log(threshold / (1.0 - threshold))
+        needed = (odds - self.bias - self.retrieval * retrieval_logit) / self.reader
+        return needed if self.floor is None else max(needed, self.floor + odds / FLOOR_SLOPE)
+
 
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
@@ -112,13 +123,24 @@ def confidence(
     """Probability-like confidence (0..1) that the documents answer the question: from the
     retrieval signals, and with `reader_logit` (the reader's verdict on the answer sentence)
     from both."""
+    retrieval, reader = _models(hits, question)
+    z = retrieval.logit(signals(hits, lexical, question))
+    return _sigmoid(z) if reader_logit is None else reader.confidence(z, reader_logit)
+
+
+def verdict_needed(hits: list[Hit], lexical: LexicalIndex, question: AnalysedQuestion, threshold: float) -> float:
+    """The reader's verdict that an answer sentence needs for the answer to be given (confidence
+    at least `threshold`), from the retrieval signals alone: known before the reader reads."""
+    retrieval, reader = _models(hits, question)
+    return reader.verdict_needed(retrieval.logit(signals(hits, lexical, question)), threshold)
+
+
+def _models(hits: list[Hit], question: AnalysedQuestion) -> tuple[AbstentionModel, ReaderModel]:
+    """The retrieval and reader models for a best passage in the question's language or not."""
     language = question.language
     same = hits[0].passage.language == language
-    model = SAME_LANGUAGE if same else CROSS_LANGUAGE
-    z = model.logit(signals(hits, lexical, question))
-    if reader_logit is None:
-        return _sigmoid(z)
-    return READER_MODELS.get(language if same else "", READER_CROSS_LANGUAGE).confidence(z, reader_logit)
+    reader = READER_MODELS.get(language if same else "", READER_CROSS_LANGUAGE)
+    return (SAME_LANGUAGE, reader) if same else (CROSS_LANGUAGE, reader)
 
 
 def signals(hits: list[Hit], lexical: LexicalIndex, question: AnalysedQuestion) -> Signals:

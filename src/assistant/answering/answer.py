@@ -23,6 +23,10 @@ PASSAGE_WEIGHT = 2.5
 # first candidates are why it is 2, not 1): docs/quality.md#first_read
 FIRST_READ = 2
 CONFIDENT_VERDICT = 2.0
+# Nor are they read when the best verdict of the first falls this far (logit) short of the one
+# an answer needs: they would rarely reach it, and the question is declined either way
+# (scripts/fit_reading.py, docs/quality.md#short_of_answer)
+SHORT_OF_ANSWER = 4.0
 # The reader's logit decides, the retrieval score breaks near-ties: docs/quality.md#retrieval_weight
 RETRIEVAL_WEIGHT = 4.0
 # The answer sentence's passage is cited first when the reader prefers that sentence by this
@@ -193,14 +197,19 @@ def choose(logits: np.ndarray, scores: np.ndarray) -> int:
     return int(np.argmax(logits + RETRIEVAL_WEIGHT * scores))
 
 
-def read(reader: Reader, question: str, ranked: list[Candidate]) -> tuple[Candidate, float, float | None]:
+def read(
+    reader: Reader, question: str, ranked: list[Candidate], needed: float | None = None
+) -> tuple[Candidate, float, float | None]:
     """The candidate that answers best among the first `READER_CANDIDATES` (only the first
-    `FIRST_READ` when the reader is confident of one), by the reader's logit (with a little of
-    the retrieval score), the reader's logit for it (what the abstention decision weighs), and
-    its best logit for a sentence of the first passage (None when none was read)."""
+    `FIRST_READ` when the reader is confident of one, or when their best verdict falls far
+    short of `needed`, the verdict from which the answer is given, when known), by the reader's
+    logit (with a little of the retrieval score), the reader's logit for it (what the abstention
+    decision weighs), and its best logit for a sentence of the first passage (None when none
+    was read)."""
     top = ranked[:READER_CANDIDATES]
     logits = _verdicts(reader, question, top[:FIRST_READ])
-    if logits.max() >= CONFIDENT_VERDICT:
+    best_read = float(logits.max())
+    if best_read >= CONFIDENT_VERDICT or (needed is not None and needed - best_read > SHORT_OF_ANSWER):
         top = top[:FIRST_READ]
     elif len(top) > FIRST_READ:
         logits = np.concatenate([logits, _verdicts(reader, question, top[FIRST_READ:])])

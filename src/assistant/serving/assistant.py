@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from assistant.answering.abstention import confidence as answer_confidence
+from assistant.answering.abstention import verdict_needed
 from assistant.answering.answer import (
     Candidate,
     answer_first,
@@ -197,7 +198,8 @@ class Assistant:
             # a follow-up is read with the questions before it ("Combien d'entretiens a-t-elle
             # menés ?" says who only with them); the answers given are left out, they are long
             earlier = [t.question for t in (history or [])[-FOLLOW_UP_TURNS:]] if query != question else []
-            chosen, verdict, first_verdict = read(reader, " ".join([*earlier, question]), ranked)
+            needed = verdict_needed(hits, store.lexical, searched, self.settings.abstain_below)
+            chosen, verdict, first_verdict = read(reader, " ".join([*earlier, question]), ranked, needed)
         return Evidence(searched, hits, chosen, verdict, first_verdict)
 
     def answer(self, question: str, top_k: int | None = None, history: list[Turn] | None = None) -> Answer:

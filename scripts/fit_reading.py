@@ -1,0 +1,95 @@
+"""Fit `answer.SHORT_OF_ANSWER`: when to stop reading candidates (a calibration, run by hand; not a test).
+
+    python scripts/fit_reading.py ROWS [--loss 0.005]
+
+ROWS is the observations file of `python scripts/reader_bound.py --rows ROWS`: for each
+question (train and test articles; answerable on the full index, answerable, held-out and
+near-topic on the abstention indexes), the retrieval logit and the reader's logits for its first
+8 candidate sentences. This replays `answer.read` on them: the first `FIRST_READ` candidates
+are read, the others only when no verdict reached `CONFIDENT_VERDICT` and the best one is no
+more than the margin below the verdict the answer needs (`abstention.ReaderModel.verdict_needed`
+at the shipped threshold). Stopping early can only decline a question the other candidates
+would have answered, so the margin kept is the smallest one that loses at most `--loss` of the
+answerable train-article questions answered with the right sentence, in every slice. The test
+articles' figures are printed beside, for the record (docs/quality.md#short_of_answer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.answering.abstention import READER_CROSS_LANGUAGE, READER_MODELS
+from assistant.answering.answer import CONFIDENT_VERDICT, FIRST_READ, READER_CANDIDATES, choose
+from assistant.config import Settings
+
+MARGINS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, math.inf)
+
+
+def replay(row: dict[str, Any], margin: float, threshold: float) -> tuple[bool, bool, int]:
+    """(answered, the sentence chosen holds the answer, sentences read) for one question."""
+    top = row["candidates"][:READER_CANDIDATES]
+    model = READER_MODELS.get(row["language"] if row["same_language"] else "", READER_CROSS_LANGUAGE)
+    needed = model.verdict_needed(row["z"], threshold)
+    best = max(c["logit"] for c in top[:FIRST_READ])
+    if best >= CONFIDENT_VERDICT or needed - best > margin:
+        top = top[:FIRST_READ]
+    logits = np.array([c["logit"] for c in top])
+    chosen = choose(logits, np.array([c["score"] for c in top]))
+    answered = model.confidence(row["z"], float(logits[chosen])) >= threshold
+    return answered, bool(top[chosen]["holds"]), len(top)
+
+
+def figures(rows: list[dict[str, Any]], margin: float, threshold: float) -> dict[str, dict[str, float]]:
+    """Per split and slice: answerable questions answered with the right sentence, unanswerable
+    ones declined, and sentences read per question."""
+    out: dict[str, dict[str, float]] = {}
+    for split in ("train", "test"):
+        for name in sorted({r["slice"] for r in rows}):
+            mine = [r for r in rows if r["split"] == split and r["slice"] == name and r["candidates"]]
+            played = [(r["kind"], *replay(r, margin, threshold)) for r in mine]
+            right = [a and h for k, a, h, _ in played if k in ("full", "ans")]
+            declined = [not a for k, a, _, _ in played if k in ("held", "near")]
+            out[f"{split} {name}"] = {
+                "answered right": float(np.mean(right)),
+                "declined": float(np.mean(declined)),
+                "read": float(np.mean([n for *_, n in played])),
+                "read when declined": float(np.mean([n for k, a, _, n in played if k in ("held", "near")])),
+            }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("rows", type=Path)
+    parser.add_argument("--loss", type=float, default=0.005)
+    args = parser.parse_args()
+    rows = json.loads(args.rows.read_text(encoding="utf-8"))
+    threshold = Settings().abstain_below
+    reference = figures(rows, math.inf, threshold)  # every candidate read unless one convinces
+    kept = math.inf
+    for margin in MARGINS:
+        result = figures(rows, margin, threshold)
+        print(f"margin {margin}:")
+        for key, values in result.items():
+            was = reference[key]
+            print(
+                f"  {key:<13} answered right {values['answered right']:.4f} ({was['answered right']:.4f}), "
+                f"declined {values['declined']:.3f} ({was['declined']:.3f}), read {values['read']:.2f} "
+                f"({was['read']:.2f}), when declined {values['read when declined']:.2f}"
+            )
+        lost = max(reference[k]["answered right"] - v["answered right"] for k, v in result.items() if k[:5] == "train")
+        if lost <= args.loss and margin < kept:
+            kept = margin
+    print(
+        f"SHORT_OF_ANSWER = {kept}  # the smallest margin losing at most {args.loss} answered right on train articles"
+    )
+
+
+if __name__ == "__main__":
+    main()
