@@ -1,8 +1,8 @@
 """The performance harness: one command, a table and a JSON file (a benchmark, not a test).
 
     python bench/run.py [--runs 3] [--backends openvino,onnx,onnx-int8,torch]
-                        [--paragraphs 400] [--seconds 15] [--questions 400]
-                        [--sections embedding,build,http,reader] [--json artifacts/bench.json]
+                        [--paragraphs 400] [--questions 400]
+                        [--sections embedding,build,reader] [--json artifacts/bench.json]
 
 1. Embedding, per backend, each in its own process: model load time (model files
    cached), then passages/s and tokens/s embedding PIAF (French) and XQuAD (English)
@@ -10,25 +10,19 @@
 2. Index build with the default backend: a corpus of the same paragraphs, one file each,
    indexed from scratch (empty embedding cache): passages/s end to end (reading,
    chunking, languages, passage and sentence vectors, keyword index, writing).
-3. HTTP: `assistant serve` on the bundled corpus (index built beforehand): seconds from
-   the start of the process to the first answered POST /api/answer; then fixed French
-   and English questions (two of them off-topic) at concurrency 1 and 8 for `--seconds`
-   each, from keep-alive asyncio clients on loopback: latency p50/p95/p99, requests/s,
-   errors; the server's peak resident memory.
-4. The answer reader's cost: benchmark questions (French, English, Spanish, German; their
+3. The answer reader's cost: benchmark questions (French, English, Spanish, German; their
    own length, not short ones) asked of an index of their paragraphs, each answered with
    and without the reader in the same process on the same index: latency p50/p95 of both
    and the p50 of the difference, question by question.
 
-Every figure is the median of `--runs` runs; the JSON keeps each run too.
+Every figure is the median of `--runs` runs; the JSON keeps each run too. What users see over
+HTTP (a standard load tool, the server's memory) is `make bench` (`bench/http_load.py`).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import random
 import shutil
 import statistics
@@ -44,19 +38,15 @@ from common import (
     EVAL,
     QUESTIONS,
     ROOT,
-    drive,
-    first_answer,
     machine,
     median_of,
-    memory_mb,
     percentile,
     squad,
     squad_paragraphs,
-    start_assistant,
 )
 
 BACKENDS = ("openvino", "onnx", "onnx-int8", "torch")
-SECTIONS = {"embedding", "build", "http", "reader"}
+SECTIONS = {"embedding", "build", "reader"}
 
 
 def paragraphs(count: int) -> list[str]:
@@ -146,37 +136,7 @@ def index_build(count: int) -> dict[str, Any]:
     }
 
 
-# --- 3. HTTP -------------------------------------------------------------------------
-
-
-async def load(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
-    seen = await drive(port, concurrency, seconds)
-    latencies = seen.latencies
-    return {
-        "requests": len(latencies),
-        "errors": len(latencies) - seen.statuses[200],
-        "rps": round(len(latencies) / seen.seconds, 1),
-        "p50_ms": round(statistics.median(latencies), 1),
-        "p95_ms": round(percentile(latencies, 95), 1),
-        "p99_ms": round(percentile(latencies, 99), 1),
-    }
-
-
-def http(env: dict[str, str], seconds: float) -> dict[str, Any]:
-    started = time.perf_counter()
-    server, port = start_assistant(env)
-    try:
-        result: dict[str, Any] = {"first_answer_s": round(first_answer(port, started, server), 2)}
-        for concurrency in (1, 8):
-            result[f"concurrency_{concurrency}"] = asyncio.run(load(port, concurrency, seconds))
-        result["server_peak_rss_mb"] = memory_mb(server.pid, peak=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    return result
-
-
-# --- 4. the answer reader's cost ------------------------------------------------------
+# --- 3. the answer reader's cost ------------------------------------------------------
 
 
 def benchmark_questions(count: int) -> tuple[list[str], list[str]]:
@@ -245,11 +205,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--paragraphs", type=int, default=400)
-    parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench.json")
-    parser.add_argument(
-        "--sections", default="embedding,build,http,reader", help="which measurements (default: all four)"
-    )
+    parser.add_argument("--sections", default="embedding,build,reader", help="which measurements (default: all three)")
     parser.add_argument("--questions", type=int, default=400, help="benchmark questions for the reader's cost")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -266,30 +223,20 @@ def main() -> None:
     if sections - SECTIONS or not sections:
         raise SystemExit(f"--sections takes some of {', '.join(sorted(SECTIONS))}")
 
-    work = Path(tempfile.mkdtemp())
-    shutil.copytree(ROOT / "corpus", work / "corpus")
-    env = {**os.environ, "ASSISTANT_CORPUS": str(work / "corpus"), "ASSISTANT_INDEX": str(work / "index")}
-    if "http" in sections:  # the bundled corpus's index, built before the server starts
-        subprocess.run([sys.executable, "-m", "assistant", "index"], env=env, check=True, capture_output=True)
     for backend in backends if "embedding" in sections else ():  # each backend's files, outside the timings
         embedding(backend, 8)
 
     runs: list[dict[str, Any]] = []
-    try:
-        for n in range(args.runs):
-            run: dict[str, Any] = {}
-            if "embedding" in sections:
-                run["embedding"] = {b: embedding(b, args.paragraphs) for b in backends}
-            if "build" in sections:
-                run["index_build"] = index_build(args.paragraphs)
-            if "http" in sections:
-                run["http"] = http(env, args.seconds)
-            if "reader" in sections:
-                run["reader"] = reader_cost(args.paragraphs, args.questions)
-            runs.append(run)
-            print(f"run {n + 1}/{args.runs} done", file=sys.stderr, flush=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    for n in range(args.runs):
+        run: dict[str, Any] = {}
+        if "embedding" in sections:
+            run["embedding"] = {b: embedding(b, args.paragraphs) for b in backends}
+        if "build" in sections:
+            run["index_build"] = index_build(args.paragraphs)
+        if "reader" in sections:
+            run["reader"] = reader_cost(args.paragraphs, args.questions)
+        runs.append(run)
+        print(f"run {n + 1}/{args.runs} done", file=sys.stderr, flush=True)
     result = {
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
