@@ -173,16 +173,21 @@ def breakdown(corpus: Path, index: Path, questions: list[str]) -> dict[str, floa
     embedder = service.embedder
     embedder.encode_queries = timed("encode", embedder.encode_queries)  # type: ignore[method-assign]
     totals, as_json = [], []
+    kinds: dict[bool, list[float]] = {True: [], False: []}  # by whether the answer was declined
     for _ in range(3):
         for question in questions:
             answer = service.answer(question)
             totals.append(answer.took_ms)
+            kinds[answer.abstained].append(answer.took_ms)
             began = time.perf_counter()
             json.dumps(answer_to_dict(answer), ensure_ascii=False)
             as_json.append((time.perf_counter() - began) * 1000)
     result = {name: round(statistics.median(values), 2) for name, values in spent.items()}
     result["json"] = round(statistics.median(as_json), 2)
     result["answer"] = round(statistics.median(totals), 2)
+    for declined, label in ((False, "answered"), (True, "declined")):
+        result[label] = round(statistics.median(kinds[declined]), 2) if kinds[declined] else float("nan")
+        result[f"{label}_questions"] = len(kinds[declined]) // 3
     return result
 
 
@@ -215,7 +220,9 @@ def table(result: dict[str, Any]) -> str:
         "",
         "Where one answer's time goes (in-process, bundled corpus, p50 of each stage): "
         + ", ".join(f"{name} {parts[name]} ms" for name in ("encode", "search", "candidates", "reader", "json"))
-        + f"; the whole answer {parts['answer']} ms.",
+        + f"; the whole answer {parts['answer']} ms: {parts['answered']} ms for the "
+        + f"{parts['answered_questions']} questions answered, {parts['declined']} ms for the "
+        + f"{parts['declined_questions']} declined.",
     ]
     return "\n".join(lines)
 
