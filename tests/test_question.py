@@ -44,7 +44,7 @@ def test_words_keep_their_order_spelling_and_analysis() -> None:
     reason="known defect, left for a measured change: a word glued to '?' gives no shared stem. "
     "Fixing it alone (words by _TOKEN) lost the Debian Reference's apt-mark showmanual row (holds 16 -> 15/20): "
     "the question's stems count in every candidate's keyword denominator, same language included, "
-    "so the fix needs the denominator per language and KEYWORD_WEIGHT refitted",
+    "and with the denominator per language LilyPond lost an answer (docs/quality.md, experiments not kept)",
 )
 def test_a_question_mark_does_not_hide_the_last_word() -> None:
     question = AnalysedQuestion.of("How many companies are in the French Tech Corporate Community?", "en")
