@@ -207,8 +207,8 @@ def test_a_builder_killed_with_sigkill_leaves_the_previous_version_and_no_garbag
         assert service.answer("digital companies").citations
         schemas, listed = _schemas(database)
         assert schemas == listed, "a killed build left a schema behind"
-        # current and previous, plus at most one older that a build killed right after its switch
-        # had no time to drop (the next build does)
+        # current and previous, plus at most one older that the last build, killed right after
+        # its switch, had no time to drop (the next build drops it before writing)
         assert len(listed) <= 3
         versions_seen.add(store.version)
         deadline = time.monotonic() + 10  # the server notices the lost connection and frees the lock

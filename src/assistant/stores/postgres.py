@@ -363,6 +363,9 @@ class PostgresStore:
         """Write a complete new version and make it current, in one transaction; returns its name."""
         try:
             with self._connect("build") as conn:
+                # first what a build killed after its switch left behind, so that builds killed
+                # one after the other never leave more than one old version between them
+                drop_old(conn, self.schema)
                 version = write_version(conn, self.schema, new)
                 self._current = version
                 drop_old(conn, self.schema, keep=version)

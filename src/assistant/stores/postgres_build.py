@@ -173,13 +173,19 @@ def copy_rows(
     conn.execute(insert.format(schema), (npz, meta))
 
 
-def drop_old(conn: psycopg.Connection[Any], store_schema: str, keep: str) -> None:
+def drop_old(conn: psycopg.Connection[Any], store_schema: str, keep: str | None = None) -> None:
     """Drop versions past the current and the one before it, once the version that replaced
     each was current for the grace period (a replica may still be loading it and answering
-    from the older one). A failure here is retried by the next build."""
+    from the older one); never `keep` (by default the version `current` names). A failure
+    here is retried by the next build."""
     try:
         with conn.transaction():
             conn.execute("SET LOCAL lock_timeout = '2s'")
+            if keep is None:
+                served = conn.execute(
+                    sql.SQL("SELECT version FROM {}.current").format(sql.Identifier(store_schema))
+                ).fetchone()
+                keep = served[0] if served else ""
             rows = conn.execute(
                 sql.SQL(
                     "SELECT name, extract(epoch FROM clock_timestamp() - created_at) FROM {}.versions"
