@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.answering.abstention import READER_CROSS_LANGUAGE, READER_MODELS
+from assistant.answering.abstention import reader_model
 from assistant.answering.answer import CONFIDENT_VERDICT, FIRST_READ, READER_CANDIDATES, choose
 from assistant.config import Settings
 
@@ -34,7 +34,7 @@ MARGINS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, math.inf)
 def replay(row: dict[str, Any], margin: float, threshold: float) -> tuple[bool, bool, int]:
     """(answered, the sentence chosen holds the answer, sentences read) for one question."""
     top = row["candidates"][:READER_CANDIDATES]
-    model = READER_MODELS.get(row["language"] if row["same_language"] else "", READER_CROSS_LANGUAGE)
+    model = reader_model(row["language"], row["same_language"])
     needed = model.verdict_needed(row["z"], threshold)
     best = max(c["logit"] for c in top[:FIRST_READ])
     if best >= CONFIDENT_VERDICT or needed - best > margin:

@@ -123,24 +123,27 @@ def confidence(
     """Probability-like confidence (0..1) that the documents answer the question: from the
     retrieval signals, and with `reader_logit` (the reader's verdict on the answer sentence)
     from both."""
-    retrieval, reader = _models(hits, question)
-    z = retrieval.logit(signals(hits, lexical, question))
+    z, reader = _retrieval(hits, lexical, question)
     return _sigmoid(z) if reader_logit is None else reader.confidence(z, reader_logit)
 
 
 def verdict_needed(hits: list[Hit], lexical: LexicalIndex, question: AnalysedQuestion, threshold: float) -> float:
     """The reader's verdict that an answer sentence needs for the answer to be given (confidence
     at least `threshold`), from the retrieval signals alone: known before the reader reads."""
-    retrieval, reader = _models(hits, question)
-    return reader.verdict_needed(retrieval.logit(signals(hits, lexical, question)), threshold)
+    z, reader = _retrieval(hits, lexical, question)
+    return reader.verdict_needed(z, threshold)
 
 
-def _models(hits: list[Hit], question: AnalysedQuestion) -> tuple[AbstentionModel, ReaderModel]:
-    """The retrieval and reader models for a best passage in the question's language or not."""
-    language = question.language
-    same = hits[0].passage.language == language
-    reader = READER_MODELS.get(language if same else "", READER_CROSS_LANGUAGE)
-    return (SAME_LANGUAGE, reader) if same else (CROSS_LANGUAGE, reader)
+def reader_model(language: str, same_language: bool) -> ReaderModel:
+    """The reader combination for a question in `language` whose best passage is in its language or not."""
+    return READER_MODELS.get(language if same_language else "", READER_CROSS_LANGUAGE)
+
+
+def _retrieval(hits: list[Hit], lexical: LexicalIndex, question: AnalysedQuestion) -> tuple[float, ReaderModel]:
+    """The retrieval logit (same-language or cross-language model) and the reader combination to apply to it."""
+    same = hits[0].passage.language == question.language
+    z = (SAME_LANGUAGE if same else CROSS_LANGUAGE).logit(signals(hits, lexical, question))
+    return z, reader_model(question.language, same)
 
 
 def signals(hits: list[Hit], lexical: LexicalIndex, question: AnalysedQuestion) -> Signals:
