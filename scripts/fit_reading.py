@@ -5,12 +5,14 @@
 ROWS is the observations file of `python scripts/reader_bound.py --rows ROWS`: for each
 question (train and test articles; answerable on the full index, answerable, held-out and
 near-topic on the abstention indexes), the retrieval logit and the reader's logits for its first
-8 candidate sentences. This replays `answer.read` on them: the first `FIRST_READ` candidates
-are read, the others only when no verdict reached `CONFIDENT_VERDICT` and the best one is no
-more than the margin below the verdict the answer needs (`abstention.ReaderModel.verdict_needed`
-at the shipped threshold). Stopping early can only decline a question the other candidates
-would have answered, so the margin kept is the smallest one that loses at most `--loss` of the
-answerable train-article questions answered with the right sentence, in every slice. The test
+8 candidate sentences. This replays the product's `answer.read` on them, with the reader's
+logits taken from the file: candidates are read in stages (the first alone, then up to
+`FIRST_READ`, then the rest), and reading stops after a stage whose best verdict falls more
+than that stage's margin below the verdict the answer needs
+(`abstention.ReaderModel.verdict_needed` at the shipped threshold). Stopping early can only
+decline a question the other candidates would have answered, so each stage's margin, the
+later stage first, is the smallest that keeps the answerable train-article questions answered
+with the right sentence within `--loss` of reading every candidate, in every slice. The test
 articles' figures are printed beside, for the record (docs/quality.md#short_of_answer).
 """
 
@@ -25,34 +27,44 @@ from typing import Any
 import numpy as np
 
 from assistant.answering.abstention import reader_model
-from assistant.answering.answer import CONFIDENT_VERDICT, FIRST_READ, READER_CANDIDATES, choose
+from assistant.answering.answer import FIRST_READ, Candidate, read
 from assistant.config import Settings
 
-MARGINS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, math.inf)
+MARGINS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 8.0, math.inf)
+STAGES = (FIRST_READ, 1)  # fitted in this order: the later stage, then the first candidate alone
 
 
-def replay(row: dict[str, Any], margin: float, threshold: float) -> tuple[bool, bool, int]:
+class Recorded:
+    """A reader that answers with the logits a question's row recorded (candidate i's text is "i")."""
+
+    def __init__(self, logits: list[float]) -> None:
+        self.logits, self.read = logits, 0
+
+    def score(self, question: str, candidates: list[tuple[str, str]]) -> np.ndarray:
+        self.read += len(candidates)
+        return np.array([self.logits[int(text)] for _, text in candidates], dtype=np.float32)
+
+
+def replay(row: dict[str, Any], margins: dict[int, float], threshold: float) -> tuple[bool, bool, int]:
     """(answered, the sentence chosen holds the answer, sentences read) for one question."""
-    top = row["candidates"][:READER_CANDIDATES]
+    listed = row["candidates"]
     model = reader_model(row["language"], row["same_language"])
+    ranked = [Candidate(c["score"], 0, 0, 1, str(i), "") for i, c in enumerate(listed)]
+    recorded = Recorded([c["logit"] for c in listed])
     needed = model.verdict_needed(row["z"], threshold)
-    best = max(c["logit"] for c in top[:FIRST_READ])
-    if best >= CONFIDENT_VERDICT or needed - best > margin:
-        top = top[:FIRST_READ]
-    logits = np.array([c["logit"] for c in top])
-    chosen = choose(logits, np.array([c["score"] for c in top]))
-    answered = model.confidence(row["z"], float(logits[chosen])) >= threshold
-    return answered, bool(top[chosen]["holds"]), len(top)
+    chosen, verdict, _ = read(recorded, "", ranked, needed, margins)  # type: ignore[arg-type]
+    answered = model.confidence(row["z"], verdict) >= threshold
+    return answered, bool(listed[int(chosen.text)]["holds"]), recorded.read
 
 
-def figures(rows: list[dict[str, Any]], margin: float, threshold: float) -> dict[str, dict[str, float]]:
+def figures(rows: list[dict[str, Any]], margins: dict[int, float], threshold: float) -> dict[str, dict[str, float]]:
     """Per split and slice: answerable questions answered with the right sentence, unanswerable
     ones declined, and sentences read per question."""
     out: dict[str, dict[str, float]] = {}
     for split in ("train", "test"):
         for name in sorted({r["slice"] for r in rows}):
             mine = [r for r in rows if r["split"] == split and r["slice"] == name and r["candidates"]]
-            played = [(r["kind"], *replay(r, margin, threshold)) for r in mine]
+            played = [(r["kind"], *replay(r, margins, threshold)) for r in mine]
             right = [a and h for k, a, h, _ in played if k in ("full", "ans")]
             declined = [not a for k, a, _, _ in played if k in ("held", "near")]
             out[f"{split} {name}"] = {
@@ -71,23 +83,28 @@ def main() -> None:
     args = parser.parse_args()
     rows = json.loads(args.rows.read_text(encoding="utf-8"))
     threshold = Settings().abstain_below
-    reference = figures(rows, math.inf, threshold)  # every candidate read unless one convinces
-    kept = math.inf
-    for margin in MARGINS:
-        result = figures(rows, margin, threshold)
-        print(f"margin {margin}:")
-        for key, values in result.items():
-            was = reference[key]
-            print(
-                f"  {key:<13} answered right {values['answered right']:.4f} ({was['answered right']:.4f}), "
-                f"declined {values['declined']:.3f} ({was['declined']:.3f}), read {values['read']:.2f} "
-                f"({was['read']:.2f}), when declined {values['read when declined']:.2f}"
+    reference = figures(rows, {}, threshold)  # every candidate read unless one convinces
+    kept: dict[int, float] = {}
+    for stage in STAGES:
+        for margin in MARGINS:
+            result = figures(rows, {**kept, stage: margin}, threshold)
+            print(f"after {stage} read, margin {margin}:")
+            for key, values in result.items():
+                was = reference[key]
+                print(
+                    f"  {key:<13} answered right {values['answered right']:.4f} ({was['answered right']:.4f}), "
+                    f"declined {values['declined']:.3f} ({was['declined']:.3f}), read {values['read']:.2f} "
+                    f"({was['read']:.2f}), when declined {values['read when declined']:.2f}"
+                )
+            lost = max(
+                reference[k]["answered right"] - v["answered right"] for k, v in result.items() if k[:5] == "train"
             )
-        lost = max(reference[k]["answered right"] - v["answered right"] for k, v in result.items() if k[:5] == "train")
-        if lost <= args.loss and margin < kept:
-            kept = margin
+            if lost <= args.loss:
+                kept[stage] = margin
+                break
     print(
-        f"SHORT_OF_ANSWER = {kept}  # the smallest margin losing at most {args.loss} answered right on train articles"
+        f"SHORT_OF_ANSWER = {dict(sorted(kept.items()))}  # the smallest margins losing at most {args.loss} "
+        "answered right on train articles"
     )
 
 

@@ -114,12 +114,27 @@ def test_when_the_first_sentences_convince_the_reader_the_others_are_not_read(re
     first = max(reader.score(question, [("Bridge", unrelated), ("Bridge", others[1])]))
     counting = CountingReader(reader)
     chosen, verdict, _ = read(
-        counting, question, ranked([unrelated, others[1], answers, others[0]]), first + SHORT_OF_ANSWER + 1.0
+        counting, question, ranked([unrelated, others[1], answers, others[0]]), first + SHORT_OF_ANSWER[FIRST_READ] + 1
     )  # type: ignore[arg-type]
     assert counting.read == FIRST_READ and verdict <= first
     counting = CountingReader(reader)
-    read(counting, question, ranked([unrelated, others[1], answers, others[0]]), first + SHORT_OF_ANSWER - 0.5)  # type: ignore[arg-type]
+    read(
+        counting,
+        question,
+        ranked([unrelated, others[1], answers, others[0]]),
+        first + SHORT_OF_ANSWER[FIRST_READ] - 0.5,
+    )  # type: ignore[arg-type]
     assert counting.read == READER_CANDIDATES  # within reach: the others are read
+    # and when the first sentence alone falls farther short, not even the second is read
+    alone = float(reader.score(question, [("Bridge", unrelated)])[0])
+    counting = CountingReader(reader)
+    chosen, verdict, _ = read(
+        counting, question, ranked([unrelated, *others[:2], answers]), alone + SHORT_OF_ANSWER[1] + 1
+    )  # type: ignore[arg-type]
+    assert counting.read == 1 and chosen.text == unrelated
+    counting = CountingReader(reader)
+    read(counting, question, ranked([unrelated, *others[:2], answers]), alone + SHORT_OF_ANSWER[1] - 0.5)  # type: ignore[arg-type]
+    assert counting.read > 1
 
 
 def test_a_table_row_is_read_with_its_column_names(reader: Reader) -> None:

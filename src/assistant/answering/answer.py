@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,10 +25,12 @@ PASSAGE_WEIGHT = 2.5
 # first candidates are why it is 2, not 1): docs/quality.md#first_read
 FIRST_READ = 2
 CONFIDENT_VERDICT = 2.0
-# Nor are they read when the best verdict of the first falls this far (logit) short of the one
-# an answer needs: they would rarely reach it, and the question is declined either way
-# (scripts/fit_reading.py, docs/quality.md#short_of_answer)
-SHORT_OF_ANSWER = 4.0
+# Nor are the others read when the best verdict so far falls this far (logit) short of the one
+# an answer needs, after the first candidate alone, then after the first FIRST_READ: they would
+# rarely reach it, and the question is declined either way. Farther after one sentence than
+# after two, since a second has one more chance (scripts/fit_reading.py,
+# docs/quality.md#short_of_answer)
+SHORT_OF_ANSWER = {1: 6.0, FIRST_READ: 4.0}
 # The reader's logit decides, the retrieval score breaks near-ties: docs/quality.md#retrieval_weight
 RETRIEVAL_WEIGHT = 4.0
 # The answer sentence's passage is cited first when the reader prefers that sentence by this
@@ -198,21 +202,30 @@ def choose(logits: np.ndarray, scores: np.ndarray) -> int:
 
 
 def read(
-    reader: Reader, question: str, ranked: list[Candidate], needed: float | None = None
+    reader: Reader,
+    question: str,
+    ranked: list[Candidate],
+    needed: float | None = None,
+    short_of: Mapping[int, float] = SHORT_OF_ANSWER,
 ) -> tuple[Candidate, float, float | None]:
-    """The candidate that answers best among the first `READER_CANDIDATES` (only the first
-    `FIRST_READ` when the reader is confident of one, or when their best verdict falls far
-    short of `needed`, the verdict from which the answer is given, when known), by the reader's
+    """The candidate that answers best among the first `READER_CANDIDATES`, by the reader's
     logit (with a little of the retrieval score), the reader's logit for it (what the abstention
     decision weighs), and its best logit for a sentence of the first passage (None when none
-    was read)."""
+    was read). They are read in stages, the first candidate alone, then up to `FIRST_READ`, then
+    the rest: reading stops after a stage when its best verdict falls `SHORT_OF_ANSWER[stage]`
+    short of `needed` (the verdict from which the answer is given, when known), or after the
+    first `FIRST_READ` when the reader is confident of one. `short_of` replaces those margins
+    (scripts/fit_reading.py replays this with others)."""
     top = ranked[:READER_CANDIDATES]
-    logits = _verdicts(reader, question, top[:FIRST_READ])
-    best_read = float(logits.max())
-    if best_read >= CONFIDENT_VERDICT or (needed is not None and needed - best_read > SHORT_OF_ANSWER):
-        top = top[:FIRST_READ]
-    elif len(top) > FIRST_READ:
-        logits = np.concatenate([logits, _verdicts(reader, question, top[FIRST_READ:])])
+    logits = np.zeros(0, dtype=np.float32)
+    for stage in (1, FIRST_READ, READER_CANDIDATES):
+        if stage > len(logits) and len(top) > len(logits):
+            logits = np.concatenate([logits, _verdicts(reader, question, top[len(logits) : stage])])
+        best_read = float(logits.max())
+        short = needed is not None and needed - best_read > short_of.get(stage, math.inf)
+        if short or (stage == FIRST_READ and best_read >= CONFIDENT_VERDICT):
+            break
+    top = top[: len(logits)]
     best = choose(logits, np.array([c.score for c in top]))
     first = [float(v) for c, v in zip(top, logits, strict=True) if c.citation == 0]
     return top[best], float(logits[best]), max(first) if first else None
