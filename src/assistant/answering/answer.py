@@ -21,8 +21,8 @@ READER_CANDIDATES = 4  # the reader reads at most this many of their best senten
 # Rank weight of a sentence's passage score among the candidates (and, through
 # RETRIEVAL_WEIGHT, in the reader's choice): docs/quality.md#passage_weight
 PASSAGE_WEIGHT = 2.5
-# The best 2 are read first; a verdict this confident spares reading the others (near-duplicate
-# first candidates are why it is 2, not 1): docs/quality.md#first_read
+# A verdict this confident among the best 2 spares reading the others (near-duplicate first
+# candidates are why it is 2, not 1): docs/quality.md#first_read
 FIRST_READ = 2
 CONFIDENT_VERDICT = 2.0
 # Nor are the others read when the best verdict so far falls this far (logit) short of the one
