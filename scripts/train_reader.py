@@ -113,10 +113,18 @@ def tokenizer_for(model_dir: Path) -> Tokenizer:
 
 
 def train(
-    model_dir: Path, items: list[Item], device: torch.device, rng: random.Random, log
+    model_dir: Path,
+    items: list[Item],
+    device: torch.device,
+    rng: random.Random,
+    log,
+    shape: tuple[int, int] = (reader_model.LAYERS, reader_model.FROZEN),
+    teacher: torch.nn.Module | None = None,
 ) -> Any:  # reader_model.build's module (its class is made inside build)
+    """`shape`: (layers, frozen layers). With a `teacher` (a trained reader), its logits are the
+    targets (mean squared error) instead of the labels: distillation into a smaller reader."""
     torch.manual_seed(SEED)
-    reader = reader_model.build(model_dir, None).to(device)
+    reader = reader_model.build(model_dir, None, layers=shape[0], frozen=shape[1]).to(device)
     pairs = training_pairs(items, rng)
     log(f"{len(items)} train questions, {len(pairs)} pairs ({sum(p[2] for p in pairs):.0f} positive)")
     batches = Batches(tokenizer_for(model_dir), pairs).batches
@@ -125,6 +133,8 @@ def train(
     with torch.no_grad():
         for ids, mask, labels in batches:
             states = reader.lower(ids.to(device), mask.to(device))
+            if teacher is not None:
+                labels = teacher(ids.to(device), mask.to(device)).float().cpu()
             cached.append((states.to(torch.float16), mask, labels))
     tokens = sum(b[0].numel() for b in batches)
     log(f"frozen layers run once over {tokens} tokens in {time.perf_counter() - began:.0f} s")
@@ -146,7 +156,11 @@ def train(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup))
     )
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(POS_WEIGHT, device=device))
+    loss_fn: torch.nn.Module = (
+        torch.nn.MSELoss()
+        if teacher is not None
+        else torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(POS_WEIGHT, device=device))
+    )
     reader.train()
     order = list(range(len(cached)))
     for epoch in range(EPOCHS):
@@ -242,6 +256,11 @@ def main() -> int:
     parser.add_argument(
         "--english-over", default="", help="also train on English questions over these texts (es,de); not shipped"
     )
+    parser.add_argument("--layers", type=int, default=reader_model.LAYERS, help="a trial of another shape")
+    parser.add_argument("--frozen", type=int, default=reader_model.FROZEN, help="a trial of another shape")
+    parser.add_argument(
+        "--distil", action="store_true", help="learn the shipped reader's logits instead of the labels (a trial)"
+    )
     args = parser.parse_args()
     if not (args.eval_dir / "piaf-v1.0.json").is_file():
         print(f"no PIAF/XQuAD data in {args.eval_dir}; pass --eval-dir", file=sys.stderr)
@@ -288,7 +307,8 @@ def main() -> int:
         reader = reader_model.build(model_dir, args.measure).to(device).eval()
         log(json.dumps(evaluate(reader, model_dir, test_items, device, args.test_questions)))
         return 0
-    reader = train(model_dir, train_items, device, rng, log)
+    teacher = reader_model.build(model_dir, reader_model.READER_WEIGHTS).to(device) if args.distil else None
+    reader = train(model_dir, train_items, device, rng, log, (args.layers, args.frozen), teacher)
     log("training done; measuring on the test articles")
     figures = evaluate(reader, model_dir, test_items, device, args.test_questions)
     log(json.dumps(figures))
@@ -304,8 +324,8 @@ def main() -> int:
         "sha256": sha256_file(weights),
         "base_model": model_dir.name,
         "architecture": {
-            "layers": reader_model.LAYERS,
-            "frozen": reader_model.FROZEN,
+            "layers": args.layers,
+            "frozen": args.frozen,
             "max_tokens": reader_model.MAX_TOKENS,
             "pooling": "mean",
             "head": "linear",
@@ -328,6 +348,7 @@ def main() -> int:
             "english_questions_over": list(english_over),
             "extra": list(extra),
             "retrieved_negatives": RETRIEVED_NEGATIVES,
+            "distilled_from": reader_model.read_card()["sha256"] if args.distil else None,
             "device": device.type,
             "seconds": round(time.perf_counter() - began),
         },

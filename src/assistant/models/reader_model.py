@@ -53,7 +53,9 @@ def verify_weights(weights: Path = READER_WEIGHTS, card_path: Path = READER_CARD
     return digest
 
 
-def build(transformer_dir: Path, weights: Path | None, attention: str = "eager") -> Any:
+def build(
+    transformer_dir: Path, weights: Path | None, attention: str = "eager", layers: int = LAYERS, frozen: int = FROZEN
+) -> Any:
     """The reader module over the provisioned transformer; with `weights`, the trained layers
     and head laid over it (without, the head is freshly initialised, for training).
     `attention="sdpa"` gives the same function as one attention operation, which the
@@ -63,7 +65,7 @@ def build(transformer_dir: Path, weights: Path | None, attention: str = "eager")
 
     quiet_transformers()
     encoder = AutoModel.from_pretrained(
-        str(transformer_dir), num_hidden_layers=LAYERS, attn_implementation=attention, add_pooling_layer=False
+        str(transformer_dir), num_hidden_layers=layers, attn_implementation=attention, add_pooling_layer=False
     )
 
     class Reader(torch.nn.Module):
@@ -80,7 +82,7 @@ def build(transformer_dir: Path, weights: Path | None, attention: str = "eager")
             """Token states after the frozen layers (what training computes once and keeps)."""
             states = self.encoder.embeddings(input_ids=ids)
             extended = self.additive_mask(mask)
-            for layer in self.encoder.encoder.layer[:FROZEN]:
+            for layer in self.encoder.encoder.layer[:frozen]:
                 states = layer(states, attention_mask=extended)
                 states = states[0] if isinstance(states, tuple) else states
             return states
@@ -88,7 +90,7 @@ def build(transformer_dir: Path, weights: Path | None, attention: str = "eager")
         def upper(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             """The logit that the sentence answers, from the frozen layers' token states."""
             extended = self.additive_mask(mask)
-            for layer in self.encoder.encoder.layer[FROZEN:]:
+            for layer in self.encoder.encoder.layer[frozen:]:
                 states = layer(states, attention_mask=extended)
                 states = states[0] if isinstance(states, tuple) else states
             weights = mask.to(states.dtype)[:, :, None]
@@ -106,7 +108,7 @@ def build(transformer_dir: Path, weights: Path | None, attention: str = "eager")
                 if name.startswith("head.") or any(name.startswith(f"encoder.encoder.layer.{i}.") for i in self.trained)
             }
 
-        trained = tuple(range(FROZEN, LAYERS))
+        trained = tuple(range(frozen, layers))
 
     reader = Reader()
     if weights is not None:
