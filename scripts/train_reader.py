@@ -265,6 +265,13 @@ def main() -> int:
     if not (args.eval_dir / "piaf-v1.0.json").is_file():
         print(f"no PIAF/XQuAD data in {args.eval_dir}; pass --eval-dir", file=sys.stderr)
         return 2
+    if (args.layers, args.frozen) != (reader_model.LAYERS, reader_model.FROZEN) and args.out == parser.get_default(
+        "out"
+    ):
+        print(
+            "a reader of another shape is a trial: pass --out (serving reads the shipped shape only)", file=sys.stderr
+        )
+        return 2
     if args.measure and not args.measure.is_file():
         print(f"no reader weights at {args.measure}", file=sys.stderr)
         return 2
