@@ -1,4 +1,5 @@
-"""Fit `answer.SHORT_OF_ANSWER`: when to stop reading candidates (a calibration, run by hand; not a test).
+"""Fit `answer.SHORT_OF_ANSWER` and `answer.OUT_OF_REACH`: when to stop reading candidates, and when
+not to read at all (a calibration, run by hand; not a test).
 
     python scripts/fit_reading.py ROWS [--loss 0.005]
 
@@ -12,8 +13,15 @@ than that stage's margin below the verdict the answer needs
 (`abstention.ReaderModel.verdict_needed` at the shipped threshold). Stopping early can only
 decline a question the other candidates would have answered, so each stage's margin, the
 later stage first, is the smallest that keeps the answerable train-article questions answered
-with the right sentence within `--loss` of reading every candidate, in every slice. The test
-articles' figures are printed beside, for the record (docs/quality.md#short_of_answer).
+with the right sentence within `--loss` of reading every candidate, in every slice.
+
+Then the question that is not read at all: when the verdict needed is above `OUT_OF_REACH`,
+it is declined unread and scored as if the reader had said `UNREAD_VERDICT`, the median best
+verdict of the train-article questions beyond that point when they are read. `OUT_OF_REACH`
+is the smallest value that loses at most `--loss` answered right and lowers no train slice's
+AUROC (answerable against held-out questions, three decimals) against reading them. The test
+articles' figures are printed beside, for the record (docs/quality.md#short_of_answer,
+docs/quality.md#out_of_reach).
 """
 
 from __future__ import annotations
@@ -29,9 +37,11 @@ import numpy as np
 from assistant.answering.abstention import reader_model
 from assistant.answering.answer import FIRST_READ, Candidate, read
 from assistant.config import Settings
+from assistant.evaluation.benchmark import auroc
 
 MARGINS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 8.0, math.inf)
 STAGES = (FIRST_READ, 1)  # fitted in this order: the later stage, then the first candidate alone
+REACHES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 8.0, math.inf)
 
 
 class Recorded:
@@ -45,35 +55,67 @@ class Recorded:
         return np.array([self.logits[int(text)] for _, text in candidates], dtype=np.float32)
 
 
-def replay(row: dict[str, Any], margins: dict[int, float], threshold: float) -> tuple[bool, bool, int]:
-    """(answered, the sentence chosen holds the answer, sentences read) for one question."""
+def replay(
+    row: dict[str, Any], margins: dict[int, float], threshold: float, reach: tuple[float, float] = (math.inf, 0.0)
+) -> tuple[bool, bool, int, float, float]:
+    """(answered, the sentence chosen holds the answer, sentences read, confidence, verdict) for
+    one question; `reach`: (out of reach, the verdict an unread question is scored on)."""
     listed = row["candidates"]
     model = reader_model(row["language"], row["same_language"])
     ranked = [Candidate(c["score"], 0, 0, 1, str(i), "") for i, c in enumerate(listed)]
     recorded = Recorded([c["logit"] for c in listed])
     needed = model.verdict_needed(row["z"], threshold)
-    chosen, verdict, _ = read(recorded, "", ranked, needed, margins)  # type: ignore[arg-type]
-    answered = model.confidence(row["z"], verdict) >= threshold
-    return answered, bool(listed[int(chosen.text)]["holds"]), recorded.read
+    chosen, verdict, _ = read(recorded, "", ranked, needed, margins, reach[0])  # type: ignore[arg-type]
+    if not recorded.read:
+        verdict = min(reach[1], reach[0])  # as read() bounds it: below the verdict needed
+    confidence = model.confidence(row["z"], verdict)
+    return confidence >= threshold, bool(listed[int(chosen.text)]["holds"]), recorded.read, confidence, verdict
 
 
-def figures(rows: list[dict[str, Any]], margins: dict[int, float], threshold: float) -> dict[str, dict[str, float]]:
+def figures(
+    rows: list[dict[str, Any]], margins: dict[int, float], threshold: float, reach: tuple[float, float] = (math.inf, 0.0)
+) -> dict[str, dict[str, float]]:
     """Per split and slice: answerable questions answered with the right sentence, unanswerable
-    ones declined, and sentences read per question."""
+    ones declined, answerable against held-out questions by confidence (AUROC), and sentences
+    read per question."""
     out: dict[str, dict[str, float]] = {}
     for split in ("train", "test"):
         for name in sorted({r["slice"] for r in rows}):
             mine = [r for r in rows if r["split"] == split and r["slice"] == name and r["candidates"]]
-            played = [(r["kind"], *replay(r, margins, threshold)) for r in mine]
-            right = [a and h for k, a, h, _ in played if k in ("full", "ans")]
-            declined = [not a for k, a, _, _ in played if k in ("held", "near")]
+            played = [(r["kind"], *replay(r, margins, threshold, reach)) for r in mine]
+            right = [a and h for k, a, h, *_ in played if k in ("full", "ans")]
+            declined = [not a for k, a, *_ in played if k in ("held", "near")]
             out[f"{split} {name}"] = {
                 "answered right": float(np.mean(right)),
                 "declined": float(np.mean(declined)),
-                "read": float(np.mean([n for *_, n in played])),
-                "read when declined": float(np.mean([n for k, a, _, n in played if k in ("held", "near")])),
+                "auroc": auroc([c for k, *_, c, _ in played if k == "ans"], [c for k, *_, c, _ in played if k == "held"]),
+                "read": float(np.mean([n for k, _, _, n, *_ in played])),
+                "read when declined": float(np.mean([n for k, a, _, n, *_ in played if k in ("held", "near")])),
             }
     return out
+
+
+def unread_verdict(rows: list[dict[str, Any]], margins: dict[int, float], threshold: float, reach: float) -> float:
+    """The median best verdict, when read, of the train-article questions that need one above `reach`."""
+    far = [
+        replay(r, margins, threshold)[4]
+        for r in rows
+        if r["split"] == "train"
+        and r["candidates"]
+        and reader_model(r["language"], r["same_language"]).verdict_needed(r["z"], threshold) > reach
+    ]
+    return round(float(np.median(far)), 2) if far else 0.0
+
+
+def show(result: dict[str, dict[str, float]], reference: dict[str, dict[str, float]]) -> None:
+    for key, values in result.items():
+        was = reference[key]
+        print(
+            f"  {key:<13} answered right {values['answered right']:.4f} ({was['answered right']:.4f}), "
+            f"declined {values['declined']:.3f} ({was['declined']:.3f}), AUROC {values['auroc']:.3f} "
+            f"({was['auroc']:.3f}), read {values['read']:.2f} ({was['read']:.2f}), "
+            f"when declined {values['read when declined']:.2f}"
+        )
 
 
 def main() -> None:
@@ -89,23 +131,31 @@ def main() -> None:
         for margin in MARGINS:
             result = figures(rows, {**kept, stage: margin}, threshold)
             print(f"after {stage} read, margin {margin}:")
-            for key, values in result.items():
-                was = reference[key]
-                print(
-                    f"  {key:<13} answered right {values['answered right']:.4f} ({was['answered right']:.4f}), "
-                    f"declined {values['declined']:.3f} ({was['declined']:.3f}), read {values['read']:.2f} "
-                    f"({was['read']:.2f}), when declined {values['read when declined']:.2f}"
-                )
-            lost = max(
-                reference[k]["answered right"] - v["answered right"] for k, v in result.items() if k[:5] == "train"
-            )
-            if lost <= args.loss:
+            show(result, reference)
+            if lost(result, reference) <= args.loss:
                 kept[stage] = margin
                 break
     print(
         f"SHORT_OF_ANSWER = {dict(sorted(kept.items()))}  # the smallest margins losing at most {args.loss} "
         "answered right on train articles"
     )
+    staged = figures(rows, kept, threshold)
+    for reach in REACHES:
+        unread = unread_verdict(rows, kept, threshold, reach)
+        result = figures(rows, kept, threshold, (reach, unread))
+        print(f"nothing read above {reach}, scored as {unread}:")
+        show(result, staged)
+        ranks_worse = any(
+            round(v["auroc"], 3) < round(staged[k]["auroc"], 3) for k, v in result.items() if k[:5] == "train"
+        )
+        if lost(result, staged) <= args.loss and not ranks_worse:
+            print(f"OUT_OF_REACH = {reach}\nUNREAD_VERDICT = {unread}")
+            break
+
+
+def lost(result: dict[str, dict[str, float]], reference: dict[str, dict[str, float]]) -> float:
+    """The most answered right that a train slice loses against `reference`."""
+    return max(reference[k]["answered right"] - v["answered right"] for k, v in result.items() if k[:5] == "train")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import pytest
 from assistant.answering.answer import (
     CONFIDENT_VERDICT,
     FIRST_READ,
+    OUT_OF_REACH,
     READER_CANDIDATES,
     SHORT_OF_ANSWER,
     Candidate,
@@ -135,6 +136,14 @@ def test_when_the_first_sentences_convince_the_reader_the_others_are_not_read(re
     counting = CountingReader(reader)
     read(counting, question, ranked([unrelated, *others[:2], answers]), alone + SHORT_OF_ANSWER[1] - 0.5)  # type: ignore[arg-type]
     assert counting.read > 1
+    # and when retrieval alone says the answer would need a verdict out of the reader's reach,
+    # nothing is read: the question is declined (its verdict is below the one needed)
+    counting = CountingReader(reader)
+    chosen, verdict, _ = read(counting, question, ranked([answers, *others]), OUT_OF_REACH + 0.5)  # type: ignore[arg-type]
+    assert counting.read == 0 and chosen.text == answers and verdict < OUT_OF_REACH + 0.5
+    counting = CountingReader(reader)
+    read(counting, question, ranked([answers, *others]), OUT_OF_REACH - 0.5)  # type: ignore[arg-type]
+    assert counting.read == FIRST_READ  # within reach, read as before
 
 
 def test_a_table_row_is_read_with_its_column_names(reader: Reader) -> None:

@@ -31,6 +31,13 @@ CONFIDENT_VERDICT = 2.0
 # after two, since a second has one more chance (scripts/fit_reading.py,
 # docs/quality.md#short_of_answer)
 SHORT_OF_ANSWER = {1: 6.0, FIRST_READ: 4.0}
+# Nothing is read when the verdict an answer needs, known from retrieval alone, is above
+# OUT_OF_REACH: answerable questions almost never need one so high (the retrieval found nothing
+# close), and the question is declined unread. Its confidence is then what UNREAD_VERDICT, the
+# reader's typical best verdict for such questions, would give (scripts/fit_reading.py,
+# docs/quality.md#out_of_reach)
+OUT_OF_REACH = 3.0
+UNREAD_VERDICT = -4.16
 # The reader's logit decides, the retrieval score breaks near-ties: docs/quality.md#retrieval_weight
 RETRIEVAL_WEIGHT = 4.0
 # The answer sentence's passage is cited first when the reader prefers that sentence by this
@@ -207,6 +214,7 @@ def read(
     ranked: list[Candidate],
     needed: float | None = None,
     short_of: Mapping[int, float] = SHORT_OF_ANSWER,
+    out_of_reach: float = OUT_OF_REACH,
 ) -> tuple[Candidate, float, float | None]:
     """The candidate that answers best among the first `READER_CANDIDATES`, by the reader's
     logit (with a little of the retrieval score), the reader's logit for it (what the abstention
@@ -214,8 +222,12 @@ def read(
     was read). They are read in stages, the first candidate alone, then up to `FIRST_READ`, then
     the rest: reading stops after a stage when its best verdict falls `SHORT_OF_ANSWER[stage]`
     short of `needed` (the verdict from which the answer is given, when known), or after the
-    first `FIRST_READ` when the reader is confident of one. `short_of` replaces those margins
-    (scripts/fit_reading.py replays this with others)."""
+    first `FIRST_READ` when the reader is confident of one. None is read when `needed` is above
+    `out_of_reach`: the first candidate is returned with `UNREAD_VERDICT`, which declines it.
+    `short_of` and `out_of_reach` replace the shipped values (scripts/fit_reading.py replays
+    this with others)."""
+    if needed is not None and needed > out_of_reach:
+        return ranked[0], min(UNREAD_VERDICT, out_of_reach), None
     top = ranked[:READER_CANDIDATES]
     logits = np.zeros(0, dtype=np.float32)
     for stage in (1, FIRST_READ, READER_CANDIDATES):
