@@ -41,6 +41,7 @@ from assistant.evaluation.benchmark import auroc
 
 MARGINS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 8.0, math.inf)
 STAGES = (FIRST_READ, 1)  # fitted in this order: the later stage, then the first candidate alone
+NOT_CUT = (math.inf, 0.0)  # (out of reach, unread verdict): every question read
 REACHES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 8.0, math.inf)
 
 
@@ -56,7 +57,7 @@ class Recorded:
 
 
 def replay(
-    row: dict[str, Any], margins: dict[int, float], threshold: float, reach: tuple[float, float] = (math.inf, 0.0)
+    row: dict[str, Any], margins: dict[int, float], threshold: float, reach: tuple[float, float] = NOT_CUT
 ) -> tuple[bool, bool, int, float, float]:
     """(answered, the sentence chosen holds the answer, sentences read, confidence, verdict) for
     one question; `reach`: (out of reach, the verdict an unread question is scored on)."""
@@ -73,7 +74,7 @@ def replay(
 
 
 def figures(
-    rows: list[dict[str, Any]], margins: dict[int, float], threshold: float, reach: tuple[float, float] = (math.inf, 0.0)
+    rows: list[dict[str, Any]], margins: dict[int, float], threshold: float, reach: tuple[float, float] = NOT_CUT
 ) -> dict[str, dict[str, float]]:
     """Per split and slice: answerable questions answered with the right sentence, unanswerable
     ones declined, answerable against held-out questions by confidence (AUROC), and sentences
@@ -84,11 +85,12 @@ def figures(
             mine = [r for r in rows if r["split"] == split and r["slice"] == name and r["candidates"]]
             played = [(r["kind"], *replay(r, margins, threshold, reach)) for r in mine]
             right = [a and h for k, a, h, *_ in played if k in ("full", "ans")]
+            confidence = {kind: [c for k, *_, c, _ in played if k == kind] for kind in ("ans", "held")}
             declined = [not a for k, a, *_ in played if k in ("held", "near")]
             out[f"{split} {name}"] = {
                 "answered right": float(np.mean(right)),
                 "declined": float(np.mean(declined)),
-                "auroc": auroc([c for k, *_, c, _ in played if k == "ans"], [c for k, *_, c, _ in played if k == "held"]),
+                "auroc": auroc(confidence["ans"], confidence["held"]),
                 "read": float(np.mean([n for k, _, _, n, *_ in played])),
                 "read when declined": float(np.mean([n for k, a, _, n, *_ in played if k in ("held", "near")])),
             }
