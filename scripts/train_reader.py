@@ -122,9 +122,22 @@ def train(
     teacher: torch.nn.Module | None = None,
 ) -> Any:  # reader_model.build's module (its class is made inside build)
     """`shape`: (layers, frozen layers). With a `teacher` (a trained reader), its logits are the
-    targets (mean squared error) instead of the labels: distillation into a smaller reader."""
+    targets (mean squared error) instead of the labels: distillation into a smaller reader,
+    whose trained layers and head start as the teacher's when it trains as many (the teacher's
+    trained layers over fewer frozen ones: a start that already reads, where e5's layers do not)."""
     torch.manual_seed(SEED)
     reader = reader_model.build(model_dir, None, layers=shape[0], frozen=shape[1]).to(device)
+    if teacher is not None and len(teacher.trained) == len(reader.trained):
+        renamed = {
+            f"encoder.encoder.layer.{t}.": f"encoder.encoder.layer.{s}."
+            for t, s in zip(teacher.trained, reader.trained, strict=True)
+        }
+        start = {}
+        for name, value in teacher.trained_state().items():
+            prefix = next((p for p in renamed if name.startswith(p)), None)
+            start[renamed[prefix] + name[len(prefix) :] if prefix else name] = value.detach().clone()
+        reader.load_state_dict(start, strict=False)
+        log(f"trained layers {reader.trained} and head start as the teacher's {teacher.trained}")
     pairs = training_pairs(items, rng)
     log(f"{len(items)} train questions, {len(pairs)} pairs ({sum(p[2] for p in pairs):.0f} positive)")
     batches = Batches(tokenizer_for(model_dir), pairs).batches
