@@ -119,7 +119,7 @@ def train(
     rng: random.Random,
     log,
     shape: tuple[int, int] = (reader_model.LAYERS, reader_model.FROZEN),
-    teacher: torch.nn.Module | None = None,
+    teacher: Any = None,  # a trained reader_model.build module, or None
 ) -> Any:  # reader_model.build's module (its class is made inside build)
     """`shape`: (layers, frozen layers). With a `teacher` (a trained reader), its logits are the
     targets (mean squared error) instead of the labels: distillation into a smaller reader,
